@@ -1,0 +1,196 @@
+//! A generic async runner: one [`Connection`] over one [`Transport`].
+
+use std::fmt;
+
+use futures_util::lock::Mutex;
+use tracing::Instrument;
+
+use super::config::StartupConfig;
+use super::connection::{Connection, Event};
+use super::transport::Transport;
+use super::ProtocolError;
+use crate::compile::Statement;
+use crate::driver::Driver;
+use crate::error::{Error, Result};
+use crate::rows::RawRows;
+
+/// A PostgreSQL session over any [`Transport`], usable as a [`Driver`].
+///
+/// Statements run one at a time: the session is behind an async mutex,
+/// because a PostgreSQL connection is a single ordered stream. A pool puts
+/// several `Client`s side by side for concurrency.
+pub struct Client<T> {
+    inner: Mutex<Inner<T>>,
+}
+
+struct Inner<T> {
+    connection: Connection,
+    transport: T,
+    /// Why the byte stream can no longer be trusted: the transport failed,
+    /// reached end of stream, or a write was cancelled halfway.
+    unusable: Option<String>,
+}
+
+impl<T> fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl<T: Transport> Client<T> {
+    /// Sends the StartupMessage and runs the login. A rejected login is
+    /// [`Error::Auth`]; any other failure closes the transport by dropping it.
+    pub async fn connect(transport: T, config: StartupConfig, nonce_seed: &[u8]) -> Result<Self> {
+        let mut inner = Inner {
+            connection: Connection::new(config, nonce_seed),
+            transport,
+            unusable: None,
+        };
+        inner.check()?;
+        inner.flush().await?;
+        loop {
+            while let Some(event) = inner.connection.poll_event() {
+                if event == Event::Connected {
+                    return Ok(Client {
+                        inner: Mutex::new(inner),
+                    });
+                }
+                trace_event(&event);
+            }
+            inner.receive().await.map_err(|error| match error {
+                Error::Closed(_) => Error::Closed(Some(
+                    "the server closed the connection during startup".into(),
+                )),
+                other => other,
+            })?;
+        }
+    }
+
+    /// Runs one statement. `params` are in binary format (`None` is NULL);
+    /// `param_oids` may be shorter than `params`, leaving the rest to the
+    /// server to infer. A statement error returns `Err` but keeps the session.
+    pub async fn query_raw(
+        &self,
+        sql: &str,
+        param_oids: &[u32],
+        params: &[Option<Vec<u8>>],
+    ) -> Result<RawRows> {
+        let span = tracing::debug_span!("keel.query", sql = %sql);
+        async {
+            let mut inner = self.inner.lock().await;
+            inner.check()?;
+            let id = inner.connection.send_query(sql, param_oids, params)?;
+            inner.flush().await?;
+            loop {
+                while let Some(event) = inner.connection.poll_event() {
+                    match event {
+                        Event::QueryComplete { id: done, rows, .. } if done == id => {
+                            return Ok(rows)
+                        }
+                        Event::QueryFailed { id: failed, error } if failed == id => {
+                            return Err(Error::from(error))
+                        }
+                        // Responses to requests whose futures were dropped
+                        // arrive first and are discarded here.
+                        other => trace_event(&other),
+                    }
+                }
+                inner.receive().await?;
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends Terminate, unless the stream is already unusable, then closes
+    /// the transport. The transport is closed even if Terminate fails.
+    pub async fn close(self) -> Result<()> {
+        let mut inner = self.inner.into_inner();
+        let terminated = if inner.unusable.is_some() || inner.connection.is_broken() {
+            Ok(())
+        } else {
+            inner.connection.terminate();
+            inner.flush().await
+        };
+        let closed = inner.transport.close().await;
+        terminated.and(closed)
+    }
+}
+
+impl<T: Transport> Inner<T> {
+    fn check(&self) -> Result<()> {
+        if let Some(reason) = &self.unusable {
+            return Err(Error::Closed(Some(reason.clone())));
+        }
+        if let Some(reason) = self.connection.broken_reason() {
+            return Err(ProtocolError::Broken {
+                reason: reason.to_owned(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        while let Some(bytes) = self.connection.poll_transmit() {
+            self.unusable = Some("a write to the server was cancelled midway".into());
+            if let Err(error) = self.transport.write(bytes).await {
+                self.unusable = Some(format!("writing to the server failed: {error}"));
+                return Err(error);
+            }
+            self.unusable = None;
+        }
+        Ok(())
+    }
+
+    async fn receive(&mut self) -> Result<()> {
+        match self.transport.read().await {
+            Ok(Some(bytes)) => {
+                self.connection.handle_input(&bytes)?;
+                self.flush().await
+            }
+            Ok(None) => {
+                let reason = "the server closed the connection".to_owned();
+                self.unusable = Some(reason.clone());
+                Err(Error::Closed(Some(reason)))
+            }
+            Err(error) => {
+                self.unusable = Some(format!("reading from the server failed: {error}"));
+                Err(error)
+            }
+        }
+    }
+}
+
+fn trace_event(event: &Event) {
+    match event {
+        Event::Notice(notice) => tracing::info!(
+            severity = %notice.severity,
+            code = %notice.code,
+            "server notice: {}",
+            notice.message
+        ),
+        Event::Notification { channel, .. } => {
+            tracing::debug!(%channel, "notification with no listener")
+        }
+        Event::ParameterStatus { name, value } => {
+            tracing::debug!(%name, %value, "server parameter")
+        }
+        // Row contents stay out of logs; they may be sensitive.
+        Event::QueryComplete { id, tag, .. } => {
+            tracing::debug!(?id, %tag, "abandoned query completed")
+        }
+        Event::QueryFailed { id, error } => tracing::debug!(?id, %error, "abandoned query failed"),
+        Event::Connected => {}
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl<T: Transport> Driver for Client<T> {
+    async fn query(&self, statement: &Statement) -> Result<RawRows> {
+        let params = statement.encode_params()?;
+        self.query_raw(&statement.sql, &statement.param_oids(), &params)
+            .await
+    }
+}

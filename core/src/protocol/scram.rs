@@ -1,0 +1,330 @@
+//! The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL uses it.
+//!
+//! postgres-protocol's `ScramSha256` draws its nonce from a private RNG, but
+//! this engine takes randomness as an input so that it has no platform
+//! dependencies and its transcripts are reproducible; hence this small
+//! reimplementation. Channel binding is not offered (gs2 header `n,,`), since
+//! the engine never sees the TLS layer.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+pub(crate) const MECHANISM: &str = "SCRAM-SHA-256";
+
+/// 18 random bytes give a 24-character nonce, the length libpq uses.
+pub(crate) const MIN_NONCE_SEED: usize = 18;
+
+/// The iteration count drives a PBKDF2 loop the client runs before the server
+/// has proved anything, so an unbounded count would let an impostor burn the
+/// client's CPU. PostgreSQL defaults to 4096; this cap is the one pgjdbc and
+/// postgres-protocol adopted.
+const MAX_ITERATIONS: u32 = 100_000;
+
+const GS2_HEADER: &str = "n,,";
+/// `base64("n,,")`: the channel-binding attribute echoed in client-final.
+const CHANNEL_BINDING: &str = "biws";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a SCRAM-SHA-256 exchange was abandoned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScramError {
+    #[error("nonce seed has {len} bytes; at least {min} random bytes are required")]
+    NonceSeedTooShort { len: usize, min: usize },
+    #[error("malformed server-first-message: {reason}")]
+    MalformedServerFirst { reason: &'static str },
+    #[error("server nonce does not extend the client nonce")]
+    NonceMismatch,
+    #[error("server asked for {iterations} iterations; keel accepts 1 to {max}")]
+    IterationCount { iterations: u32, max: u32 },
+    #[error("malformed server-final-message: {reason}")]
+    MalformedServerFinal { reason: &'static str },
+    #[error("server ended the exchange with error `{0}`")]
+    ServerRejected(String),
+    #[error("server signature does not match: the server does not know the password")]
+    SignatureMismatch,
+    #[error("server reported success before proving it knows the password")]
+    Incomplete,
+    /// HMAC-SHA-256 accepts keys of every length, so this is never produced;
+    /// it exists so that the library has no panicking path.
+    #[error("HMAC rejected its key")]
+    HmacKey,
+}
+
+/// Derives the client nonce from caller-supplied random bytes. Base64 keeps
+/// every character printable and free of `,`, as the RFC requires.
+pub(crate) fn nonce_from_seed(seed: &[u8]) -> Result<String, ScramError> {
+    if seed.len() < MIN_NONCE_SEED {
+        return Err(ScramError::NonceSeedTooShort {
+            len: seed.len(),
+            min: MIN_NONCE_SEED,
+        });
+    }
+    Ok(STANDARD.encode(seed))
+}
+
+/// The exchange after client-first-message was sent.
+pub(crate) struct ScramClient {
+    nonce: String,
+    password: Vec<u8>,
+    client_first_bare: String,
+}
+
+/// The exchange after client-final-message was sent: all that is left is to
+/// check the server's proof.
+pub(crate) struct ServerSignature {
+    expected: [u8; 32],
+}
+
+impl ScramClient {
+    /// PostgreSQL ignores the SCRAM user name in favour of the startup
+    /// user, so the engine passes `""` as libpq does; the parameter exists so
+    /// the RFC test vectors can be reproduced.
+    pub(crate) fn new(username: &str, password: &str, nonce: String) -> Self {
+        let client_first_bare = format!("n={},r={nonce}", escape_username(username));
+        ScramClient {
+            nonce,
+            password: normalize_password(password),
+            client_first_bare,
+        }
+    }
+
+    pub(crate) fn client_first(&self) -> String {
+        format!("{GS2_HEADER}{}", self.client_first_bare)
+    }
+
+    /// Consumes server-first-message and returns client-final-message.
+    pub(crate) fn handle_server_first(
+        self,
+        server_first: &[u8],
+    ) -> Result<(ServerSignature, String), ScramError> {
+        let malformed = |reason| ScramError::MalformedServerFirst { reason };
+        let text = std::str::from_utf8(server_first).map_err(|_| malformed("not UTF-8"))?;
+        let mut attributes = text.split(',');
+        let first = attributes.next().unwrap_or_default();
+        if first.starts_with("m=") {
+            return Err(malformed("mandatory extensions are not supported"));
+        }
+        let server_nonce = first
+            .strip_prefix("r=")
+            .ok_or(malformed("expected the nonce attribute `r=` first"))?;
+        let salt = attributes
+            .next()
+            .and_then(|a| a.strip_prefix("s="))
+            .ok_or(malformed("expected the salt attribute `s=` second"))?;
+        let iterations = attributes
+            .next()
+            .and_then(|a| a.strip_prefix("i="))
+            .ok_or(malformed("expected the iteration attribute `i=` third"))?;
+
+        if server_nonce.len() <= self.nonce.len()
+            || !server_nonce.starts_with(&self.nonce)
+            || !server_nonce.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        {
+            return Err(ScramError::NonceMismatch);
+        }
+        let salt = STANDARD
+            .decode(salt)
+            .map_err(|_| malformed("salt is not base64"))?;
+        let iterations: u32 = iterations
+            .parse()
+            .map_err(|_| malformed("iteration count is not a number"))?;
+        if !(1..=MAX_ITERATIONS).contains(&iterations) {
+            return Err(ScramError::IterationCount {
+                iterations,
+                max: MAX_ITERATIONS,
+            });
+        }
+
+        let salted_password = hi(&self.password, &salt, iterations)?;
+        let client_key = hmac(&salted_password, &[b"Client Key"])?;
+        let stored_key: [u8; 32] = Sha256::digest(client_key).into();
+        let client_final_without_proof = format!("c={CHANNEL_BINDING},r={server_nonce}");
+        let auth_message = format!(
+            "{},{text},{client_final_without_proof}",
+            self.client_first_bare
+        );
+        let client_signature = hmac(&stored_key, &[auth_message.as_bytes()])?;
+        let mut proof = client_key;
+        for (p, s) in proof.iter_mut().zip(client_signature) {
+            *p ^= s;
+        }
+        let server_key = hmac(&salted_password, &[b"Server Key"])?;
+        let expected = hmac(&server_key, &[auth_message.as_bytes()])?;
+
+        let client_final = format!("{client_final_without_proof},p={}", STANDARD.encode(proof));
+        Ok((ServerSignature { expected }, client_final))
+    }
+}
+
+impl ServerSignature {
+    pub(crate) fn verify(&self, server_final: &[u8]) -> Result<(), ScramError> {
+        let malformed = |reason| ScramError::MalformedServerFinal { reason };
+        let text = std::str::from_utf8(server_final).map_err(|_| malformed("not UTF-8"))?;
+        let first = text.split(',').next().unwrap_or_default();
+        if let Some(error) = first.strip_prefix("e=") {
+            return Err(ScramError::ServerRejected(error.to_owned()));
+        }
+        let signature = first
+            .strip_prefix("v=")
+            .ok_or(malformed("expected the verifier attribute `v=`"))?;
+        let signature = STANDARD
+            .decode(signature)
+            .map_err(|_| malformed("verifier is not base64"))?;
+        if constant_time_eq(&signature, &self.expected) {
+            Ok(())
+        } else {
+            Err(ScramError::SignatureMismatch)
+        }
+    }
+}
+
+/// SASLprep the password as libpq does, falling back to the raw bytes: a
+/// PostgreSQL password need not be a valid SASL string, and the server makes
+/// the same fallback when it stores the verifier.
+fn normalize_password(password: &str) -> Vec<u8> {
+    match stringprep::saslprep(password) {
+        Ok(prepared) => prepared.into_owned().into_bytes(),
+        Err(_) => password.as_bytes().to_vec(),
+    }
+}
+
+fn escape_username(username: &str) -> String {
+    username.replace('=', "=3D").replace(',', "=2C")
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], ScramError> {
+    let mut mac = HmacSha256::new_from_slice(key).map_err(|_| ScramError::HmacKey)?;
+    for part in parts {
+        mac.update(part);
+    }
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// PBKDF2-HMAC-SHA-256 with a single output block (RFC 5802's `Hi`).
+fn hi(password: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; 32], ScramError> {
+    let mut previous = hmac(password, &[salt, &[0, 0, 0, 1]])?;
+    let mut result = previous;
+    for _ in 1..iterations {
+        previous = hmac(password, &[&previous])?;
+        for (r, p) in result.iter_mut().zip(previous) {
+            *r ^= p;
+        }
+    }
+    Ok(result)
+}
+
+/// Comparing in constant time keeps a forged signature from being found a
+/// byte at a time by timing the client.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 7677, section 3.
+    const NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
+    const SERVER_FIRST: &str =
+        "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    const SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+
+    fn rfc_client() -> ScramClient {
+        ScramClient::new("user", "pencil", NONCE.to_owned())
+    }
+
+    #[test]
+    fn rfc7677_vector() {
+        let client = rfc_client();
+        assert_eq!(client.client_first(), "n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
+        let (signature, client_final) =
+            client.handle_server_first(SERVER_FIRST.as_bytes()).unwrap();
+        assert_eq!(client_final, CLIENT_FINAL);
+        signature.verify(SERVER_FINAL.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn rejects_wrong_server_signature() {
+        let (signature, _) = rfc_client()
+            .handle_server_first(SERVER_FIRST.as_bytes())
+            .unwrap();
+        let forged = "v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+        assert_eq!(
+            signature.verify(forged.as_bytes()),
+            Err(ScramError::SignatureMismatch)
+        );
+        assert_eq!(
+            signature.verify(b"e=invalid-proof"),
+            Err(ScramError::ServerRejected("invalid-proof".into()))
+        );
+        assert!(matches!(
+            signature.verify(b"v=***"),
+            Err(ScramError::MalformedServerFinal { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_server_first() {
+        type Check = fn(&ScramError) -> bool;
+        let cases: &[(&str, Check)] = &[
+            ("r=someoneelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", |e| {
+                matches!(e, ScramError::NonceMismatch)
+            }),
+            (
+                "r=rOprNGfwEbeRWgbNEkqO,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+                |e| matches!(e, ScramError::NonceMismatch),
+            ),
+            (
+                "r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=0",
+                |e| matches!(e, ScramError::IterationCount { iterations: 0, .. }),
+            ),
+            (
+                "r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4000000000",
+                |e| matches!(e, ScramError::IterationCount { .. }),
+            ),
+            ("r=rOprNGfwEbeRWgbNEkqOxyz,s=!!,i=4096", |e| {
+                matches!(e, ScramError::MalformedServerFirst { .. })
+            }),
+            (
+                "m=ext,r=rOprNGfwEbeRWgbNEkqOxyz,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+                |e| matches!(e, ScramError::MalformedServerFirst { .. }),
+            ),
+            ("r=rOprNGfwEbeRWgbNEkqOxyz", |e| {
+                matches!(e, ScramError::MalformedServerFirst { .. })
+            }),
+            ("", |e| matches!(e, ScramError::MalformedServerFirst { .. })),
+        ];
+        for (input, check) in cases {
+            let error = rfc_client()
+                .handle_server_first(input.as_bytes())
+                .err()
+                .unwrap_or_else(|| panic!("{input:?} was accepted"));
+            assert!(check(&error), "{input:?} gave {error:?}");
+        }
+        assert!(rfc_client().handle_server_first(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn nonce_seed_must_be_long_enough() {
+        assert!(matches!(
+            nonce_from_seed(&[0; 17]),
+            Err(ScramError::NonceSeedTooShort { len: 17, min: 18 })
+        ));
+        let nonce = nonce_from_seed(&[0xfb; 18]).unwrap();
+        assert_eq!(nonce.len(), 24);
+        assert!(!nonce.contains(','));
+    }
+
+    #[test]
+    fn escapes_username_and_preps_password() {
+        let client = ScramClient::new("a=b,c", "pass\u{00A0}word", "n".into());
+        assert_eq!(client.client_first(), "n,,n=a=3Db=2Cc,r=n");
+        assert_eq!(client.password, b"pass word");
+        let raw = ScramClient::new("", "bad\u{0007}", "n".into());
+        assert_eq!(raw.password, "bad\u{0007}".as_bytes());
+    }
+}
