@@ -1,0 +1,129 @@
+//! The `keel` command-line tool.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use keel_native::{Db, NativeDriver, Query, Schema};
+
+#[derive(Parser)]
+#[command(
+    name = "keel",
+    about = "keel: compile and run PostgreSQL query definitions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the SQL and parameters a query definition compiles to, as JSON.
+    Compile { schema: PathBuf, query: PathBuf },
+    /// Run a query definition and print its rows as canonical JSON.
+    Query {
+        /// Connection string, e.g. postgres://user:pass@127.0.0.1:5432/db
+        url: String,
+        query: PathBuf,
+        /// The schema the query is checked against.
+        #[arg(long)]
+        schema: PathBuf,
+        /// Print `{"sql", "params", "rows"}` instead of just the rows.
+        #[arg(long)]
+        detailed: bool,
+    },
+}
+
+/// `keel query --detailed` output. A struct rather than `json!`, which would
+/// re-sort each row's keys and lose the column order.
+#[derive(serde::Serialize)]
+struct Detailed<'a> {
+    sql: &'a str,
+    params: &'a [keel_native::Value],
+    rows: &'a keel_native::Rows,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid {what}: {source}")]
+    Parse {
+        path: PathBuf,
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Keel(#[from] keel_native::Error),
+    #[error("cannot write JSON output: {0}")]
+    Output(serde_json::Error),
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<T, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| CliError::Parse {
+        path: path.to_owned(),
+        what,
+        source,
+    })
+}
+
+fn compile_json(schema: &Schema, query: &Query) -> Result<serde_json::Value, CliError> {
+    let statement = keel_native::compile(query, schema).map_err(keel_native::Error::from)?;
+    Ok(serde_json::json!({ "sql": statement.sql, "params": statement.params }))
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Compile { schema, query } => {
+            let schema: Schema = read_json(&schema, "schema")?;
+            let query: Query = read_json(&query, "query definition")?;
+            println!("{}", compile_json(&schema, &query)?);
+        }
+        Command::Query {
+            url,
+            query,
+            schema,
+            detailed,
+        } => {
+            let schema: Schema = read_json(&schema, "schema")?;
+            let query: Query = read_json(&query, "query definition")?;
+            // Compile first so an invalid definition never opens a connection.
+            let statement =
+                keel_native::compile(&query, &schema).map_err(keel_native::Error::from)?;
+            let db = Db::new(NativeDriver::connect(&url).await?, schema);
+            let rows = db.fetch_statement(&statement).await?;
+            if detailed {
+                let out = Detailed {
+                    sql: &statement.sql,
+                    params: &statement.params,
+                    rows: &rows,
+                };
+                println!("{}", serde_json::to_string(&out).map_err(CliError::Output)?);
+            } else {
+                println!("{}", rows.to_json_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keel: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
