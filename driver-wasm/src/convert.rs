@@ -1,0 +1,166 @@
+//! Conversions between keel values and JS values, and keel errors as JS errors.
+
+use js_sys::{Array, Object, Reflect};
+use keel_core::protocol::StartupConfig;
+use keel_core::types::Timestamp;
+use keel_core::{Error, Rows, Statement, Value};
+use wasm_bindgen::prelude::*;
+
+/// How values without an exact JS number type are returned.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueOptions {
+    /// int8 as a string instead of a BigInt.
+    pub int8_as_string: bool,
+    /// timestamptz as an RFC 3339 string instead of a Date (a Date drops microseconds).
+    pub timestamptz_as_string: bool,
+}
+
+fn get_string(options: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
+    let value = Reflect::get(options, &key.into())?;
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value.as_string().map(Some).ok_or_else(|| {
+        plain_error(
+            "KeelCompileError",
+            "compile",
+            &format!("connect option {key:?} must be a string"),
+        )
+    })
+}
+
+fn choice(options: &JsValue, key: &str, default: &str, other: &str) -> Result<bool, JsValue> {
+    match get_string(options, key)? {
+        None => Ok(false),
+        Some(v) if v == default => Ok(false),
+        Some(v) if v == other => Ok(true),
+        Some(v) => Err(plain_error(
+            "KeelCompileError",
+            "compile",
+            &format!("connect option {key:?} must be {default:?} or {other:?}, not {v:?}"),
+        )),
+    }
+}
+
+pub fn connect_options(options: &JsValue) -> Result<(StartupConfig, ValueOptions), JsValue> {
+    if !options.is_object() {
+        return Err(plain_error(
+            "KeelCompileError",
+            "compile",
+            "connect options must be an object with at least `user`",
+        ));
+    }
+    let user = get_string(options, "user")?.ok_or_else(|| {
+        plain_error(
+            "KeelCompileError",
+            "compile",
+            "connect option `user` is required",
+        )
+    })?;
+    let config = StartupConfig {
+        user,
+        password: get_string(options, "password")?,
+        database: get_string(options, "database")?,
+        application_name: get_string(options, "applicationName")?,
+        options: None,
+    };
+    let values = ValueOptions {
+        int8_as_string: choice(options, "int8", "bigint", "string")?,
+        timestamptz_as_string: choice(options, "timestamptz", "date", "string")?,
+    };
+    Ok((config, values))
+}
+
+fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
+    match value {
+        Value::Null => JsValue::NULL,
+        Value::Bool(v) => JsValue::from_bool(*v),
+        Value::Int2(v) => JsValue::from_f64(f64::from(*v)),
+        Value::Int4(v) => JsValue::from_f64(f64::from(*v)),
+        Value::Int8(v) if options.int8_as_string => JsValue::from_str(&v.to_string()),
+        Value::Int8(v) => js_sys::BigInt::from(*v).into(),
+        Value::Float4(v) => JsValue::from_f64(f64::from(*v)),
+        Value::Float8(v) => JsValue::from_f64(*v),
+        Value::Numeric(v) | Value::Text(v) => JsValue::from_str(v),
+        Value::Timestamptz(Timestamp::Micros(micros)) if !options.timestamptz_as_string => {
+            // Milliseconds since 1970; a Date keeps no finer precision.
+            let ms = (*micros).div_euclid(1000) as f64 + 946_684_800_000.0;
+            js_sys::Date::new(&JsValue::from_f64(ms)).into()
+        }
+        Value::Timestamptz(ts) => JsValue::from_str(&ts.to_string()),
+    }
+}
+
+pub fn rows_to_js(rows: &Rows, options: ValueOptions) -> Result<Array, JsValue> {
+    let keys: Vec<JsValue> = rows.columns.iter().map(|c| JsValue::from_str(c)).collect();
+    let out = Array::new_with_length(rows.rows.len() as u32);
+    for (i, row) in rows.rows.iter().enumerate() {
+        let object = Object::new();
+        for (key, value) in keys.iter().zip(row) {
+            Reflect::set(&object, key, &value_to_js(value, options))?;
+        }
+        out.set(i as u32, object.into());
+    }
+    Ok(out)
+}
+
+/// `{ sql, params }`, params in keel's canonical JSON form.
+pub fn statement_to_js(statement: &Statement) -> Result<JsValue, JsValue> {
+    let out = Object::new();
+    Reflect::set(&out, &"sql".into(), &JsValue::from_str(&statement.sql))?;
+    let params = serde_json::to_string(&statement.params)
+        .map_err(|e| plain_error("KeelDecodeError", "decode", &e.to_string()))?;
+    Reflect::set(&out, &"params".into(), &js_sys::JSON::parse(&params)?)?;
+    Ok(out.into())
+}
+
+pub fn plain_error(name: &str, kind: &str, message: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    error.set_name(name);
+    let _ = Reflect::set(&error, &"kind".into(), &kind.into());
+    error.into()
+}
+
+fn set_opt(target: &JsValue, key: &str, value: Option<&str>) {
+    if let Some(v) = value {
+        let _ = Reflect::set(target, &key.into(), &v.into());
+    }
+}
+
+/// A JS `Error` whose `name` is the error class (`KeelServerError`, ...),
+/// with `kind` and, for server errors, every field the server sent.
+pub fn to_js_error(error: &Error) -> JsValue {
+    let (name, kind) = match error {
+        Error::Compile(_) => ("KeelCompileError", "compile"),
+        Error::Auth { .. } => ("KeelAuthError", "auth"),
+        Error::Server(_) => ("KeelServerError", "server"),
+        Error::Protocol(_) => ("KeelProtocolError", "protocol"),
+        Error::Encode(_) | Error::Decode(_) => ("KeelDecodeError", "decode"),
+        Error::Transport(_) => ("KeelTransportError", "transport"),
+        Error::Closed(_) => ("KeelClosedError", "closed"),
+    };
+    let js = plain_error(name, kind, &error.to_string());
+    match error {
+        Error::Server(e) => {
+            set_opt(&js, "severity", Some(&e.severity));
+            set_opt(&js, "code", Some(&e.code));
+            set_opt(&js, "detail", e.detail.as_deref());
+            set_opt(&js, "hint", e.hint.as_deref());
+            set_opt(&js, "schema", e.schema.as_deref());
+            set_opt(&js, "table", e.table.as_deref());
+            set_opt(&js, "column", e.column.as_deref());
+            set_opt(&js, "constraint", e.constraint.as_deref());
+            if let Some(p) = e.position {
+                let _ = Reflect::set(&js, &"position".into(), &JsValue::from_f64(f64::from(p)));
+            }
+        }
+        Error::Auth { code, .. } => set_opt(&js, "code", code.as_deref()),
+        Error::Compile(e) => {
+            let (model, column) = e.subject();
+            set_opt(&js, "model", model);
+            set_opt(&js, "column", column);
+        }
+        _ => {}
+    }
+    js
+}

@@ -1,0 +1,164 @@
+//! keel in WebAssembly: the core's sans-I/O protocol engine driven over a
+//! transport written in JavaScript (WebSocket, PGlite, or the caller's own).
+//!
+//! Rust never touches a socket here. JS hands in an object with `write` and
+//! `read`; Rust encodes, compiles and decodes exactly as the native driver
+//! does, so both return the same rows for the same definition.
+//!
+//! Everything here is wasm32-only; on other targets the crate is empty, so
+//! `cargo test --workspace` can still build it.
+#![cfg(target_arch = "wasm32")]
+
+mod convert;
+mod transport;
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use js_sys::Promise;
+use keel_core::{Db, Query};
+use wasm_bindgen::prelude::*;
+
+use convert::{rows_to_js, to_js_error, ValueOptions};
+use transport::{JsTransport, JsTransportAdapter};
+
+type Engine = keel_core::protocol::Client<JsTransportAdapter>;
+
+/// A schema, parsed once and shared by every query that names it.
+#[wasm_bindgen]
+pub struct Schema {
+    inner: Arc<keel_core::Schema>,
+}
+
+#[wasm_bindgen]
+impl Schema {
+    /// Parses a schema from its JSON text; throws a KeelCompileError if it is invalid.
+    #[wasm_bindgen(constructor)]
+    pub fn new(json: &str) -> Result<Schema, JsValue> {
+        let inner = keel_core::Schema::from_json(json).map_err(|e| {
+            convert::plain_error(
+                "KeelCompileError",
+                "compile",
+                &format!("invalid schema: {e}"),
+            )
+        })?;
+        Ok(Schema {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+fn parse_query(json: &str) -> Result<Query, JsValue> {
+    Query::from_json(json).map_err(|e| {
+        convert::plain_error(
+            "KeelCompileError",
+            "compile",
+            &format!("invalid query definition: {e}"),
+        )
+    })
+}
+
+/// Compiles a query definition without running it: `{ sql, params }`.
+#[wasm_bindgen]
+pub fn compile(schema: &Schema, query_json: &str) -> Result<JsValue, JsValue> {
+    let query = parse_query(query_json)?;
+    let statement = keel_core::compile(&query, &schema.inner)
+        .map_err(|e| to_js_error(&keel_core::Error::from(e)))?;
+    convert::statement_to_js(&statement)
+}
+
+/// One connection to PostgreSQL through a JS transport.
+#[wasm_bindgen]
+pub struct Client {
+    db: Rc<Db<Engine>>,
+    options: ValueOptions,
+}
+
+#[wasm_bindgen]
+impl Client {
+    /// Logs in over `transport` (startup, then trust, cleartext, md5 or
+    /// SCRAM-SHA-256 as the server asks) and resolves to a ready Client.
+    ///
+    /// `options`: `{ user, password?, database?, applicationName?,
+    /// int8?: "bigint" | "string", timestamptz?: "date" | "string" }`.
+    pub fn connect(transport: JsTransport, schema: &Schema, options: JsValue) -> Promise {
+        let schema = Arc::clone(&schema.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (config, value_options) = convert::connect_options(&options)?;
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| {
+                convert::plain_error(
+                    "KeelTransportError",
+                    "transport",
+                    &format!("no random source: {e}"),
+                )
+            })?;
+            let engine = Engine::connect(JsTransportAdapter::new(transport), config, &seed)
+                .await
+                .map_err(|e| to_js_error(&e))?;
+            Ok(Client {
+                db: Rc::new(Db::new(engine, schema)),
+                options: value_options,
+            }
+            .into())
+        })
+    }
+
+    /// Runs a query definition (JSON text) and resolves to an array of row objects.
+    pub fn query(&self, query_json: &str) -> Promise {
+        self.run(query_json, false)
+    }
+
+    /// Like `query`, but resolves to `{ sql, params, rows }`: the statement
+    /// that actually ran alongside its rows.
+    #[wasm_bindgen(js_name = queryDetailed)]
+    pub fn query_detailed(&self, query_json: &str) -> Promise {
+        self.run(query_json, true)
+    }
+
+    /// Sends Terminate and closes the transport.
+    pub fn close(self) -> Promise {
+        let db = self.db;
+        wasm_bindgen_futures::future_to_promise(async move {
+            match Rc::try_unwrap(db) {
+                Ok(db) => db
+                    .into_driver()
+                    .close()
+                    .await
+                    .map_err(|e| to_js_error(&e))?,
+                Err(_) => {
+                    return Err(convert::plain_error(
+                        "KeelClosedError",
+                        "closed",
+                        "cannot close a client while a query is still running on it",
+                    ))
+                }
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+impl Client {
+    fn run(&self, query_json: &str, detailed: bool) -> Promise {
+        // Compile eagerly so an invalid definition rejects without any I/O.
+        let prepared = parse_query(query_json)
+            .and_then(|query| self.db.compile(&query).map_err(|e| to_js_error(&e)));
+        let db = Rc::clone(&self.db);
+        let options = self.options;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let statement = prepared?;
+            let rows = db
+                .fetch_statement(&statement)
+                .await
+                .map_err(|e| to_js_error(&e))?;
+            let js_rows = rows_to_js(&rows, options)?;
+            if !detailed {
+                return Ok(js_rows.into());
+            }
+            let out = convert::statement_to_js(&statement)?;
+            js_sys::Reflect::set(&out, &"rows".into(), &js_rows)?;
+            Ok(out)
+        })
+    }
+}

@@ -1,0 +1,137 @@
+import type { Transport } from "../wasm/keel_wasm.js";
+import { keelError } from "./errors.js";
+
+export type { Transport };
+
+/** What keel needs of a PGlite instance: `execProtocolRaw`, which takes raw frontend messages. */
+export interface PGliteLike {
+  execProtocolRaw(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * Talks to an in-process PGlite. Each write is one `execProtocolRaw` call and
+ * its reply is what the next read returns.
+ */
+export function pgliteTransport(db: PGliteLike): Transport {
+  const replies: Uint8Array[] = [];
+  let closed = false;
+  return {
+    async write(bytes: Uint8Array): Promise<void> {
+      if (closed) throw keelError("closed", "PGlite transport is closed");
+      replies.push(await db.execProtocolRaw(bytes));
+    },
+    async read(): Promise<Uint8Array | null> {
+      if (closed) return null;
+      const reply = replies.shift();
+      // PGlite answers each write in full, so waiting here would wait forever.
+      if (reply === undefined) {
+        throw keelError("protocol", "PGlite sent no further reply: the connection expected more data than it returned");
+      }
+      return reply;
+    },
+    close(): void {
+      closed = true;
+    },
+  };
+}
+
+/** The subset of the WHATWG WebSocket that keel uses; the `ws` package provides it too. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code?: number; reason?: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface WebSocketTransportOptions {
+  /**
+   * The WebSocket class to use. Defaults to the global one (browsers, Workers,
+   * Deno, Node >= 22). On Node 20 pass `WebSocket` from the `ws` package.
+   */
+  WebSocket?: WebSocketConstructor;
+}
+
+function toBytes(data: unknown): Uint8Array | null {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return null;
+}
+
+/**
+ * Opens a WebSocket to keel's proxy (or any proxy that relays raw PostgreSQL
+ * bytes in binary frames). Resolves once the socket is open.
+ */
+export function webSocketTransport(url: string, options: WebSocketTransportOptions = {}): Promise<Transport> {
+  const Ctor =
+    options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (Ctor === undefined) {
+    return Promise.reject(
+      keelError("transport", "no global WebSocket here (Node 20?): pass { WebSocket } from the 'ws' package"),
+    );
+  }
+  const socket = new Ctor(url);
+  socket.binaryType = "arraybuffer";
+  const frames: Uint8Array[] = [];
+  let waiting: { resolve: (bytes: Uint8Array | null) => void; reject: (error: Error) => void } | null = null;
+  let ended = false;
+  let failure: Error | null = null;
+
+  const transport: Transport = {
+    write(bytes: Uint8Array): void {
+      if (ended || failure) throw failure ?? keelError("closed", "WebSocket is closed");
+      socket.send(bytes);
+    },
+    read(): Promise<Uint8Array | null> {
+      const frame = frames.shift();
+      if (frame !== undefined) return Promise.resolve(frame);
+      if (failure) return Promise.reject(failure);
+      if (ended) return Promise.resolve(null);
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+      });
+    },
+    close(): void {
+      ended = true;
+      socket.close();
+    },
+  };
+
+  return new Promise((resolve, reject) => {
+    socket.onopen = () => resolve(transport);
+    socket.onmessage = (event) => {
+      const bytes = toBytes(event.data);
+      if (bytes === null) return; // text frames carry no protocol bytes
+      if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w.resolve(bytes);
+      } else {
+        frames.push(bytes);
+      }
+    };
+    socket.onerror = () => {
+      failure = keelError("transport", `WebSocket to ${url} failed`);
+      reject(failure);
+      if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w.reject(failure);
+      }
+    };
+    socket.onclose = (event) => {
+      ended = true;
+      reject(keelError("transport", `WebSocket to ${url} closed before it opened (code ${event.code ?? "?"})`));
+      if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w.resolve(null);
+      }
+    };
+  });
+}
