@@ -8,8 +8,7 @@
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use super::{numeric, Rows, Timestamp, Value};
-use crate::schema::PgType;
+use super::{numeric, PgType, Rows, Timestamp, Value};
 
 /// A JSON literal does not fit the column type it is compared with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,13 +5,14 @@
 
 mod json;
 mod numeric;
+mod pg_type;
 mod timestamp;
 
 pub use json::ValueFromJsonError;
+pub use pg_type::PgType;
 pub use timestamp::Timestamp;
 
 use crate::rows::RawRows;
-use crate::schema::PgType;
 
 /// A decoded (or to-be-bound) PostgreSQL value.
 ///
