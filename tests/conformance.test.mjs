@@ -42,7 +42,7 @@ async function viaPglite() {
 }
 
 async function viaWebSocket(pgServer, password = pgServer.password) {
-  proxy ??= await startProxy(pgServer.host, pgServer.port);
+  proxy ??= await startProxy({ target: `${pgServer.host}:${pgServer.port}` });
   const transport = await webSocketTransport(proxy.url, { WebSocket });
   const client = await connect(transport, schema, { user: pgServer.user, password, database: "music", ...exact });
   try {

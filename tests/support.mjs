@@ -41,23 +41,37 @@ export async function run(bin, args) {
   return stdout;
 }
 
-/** Starts keel-proxy on a free port in front of host:port; resolves to { url, stop }. */
-export async function startProxy(host, port) {
-  const child = spawn(path.join(binDir, "keel-proxy"), ["--listen", "127.0.0.1:0", "--target", `${host}:${port}`], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+/**
+ * Starts keel-proxy on a free port; resolves to { url, port, stats, stop }.
+ * `args` are extra command-line flags; `--target host:port` is added when
+ * `target` is given. `stats` collects the per-connection JSON lines that
+ * `--stats` prints.
+ */
+export async function startProxy({ target, args = [] } = {}) {
+  const argv = ["--listen", "127.0.0.1:0", "--stats", ...args];
+  if (target) argv.push("--target", target);
+  const child = spawn(path.join(binDir, "keel-proxy"), argv, { stdio: ["ignore", "pipe", "inherit"] });
+  const stats = [];
   const url = await new Promise((resolve, reject) => {
     let out = "";
     child.stdout.on("data", (d) => {
       out += d;
-      const m = /listening on (ws:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
+      let newline;
+      while ((newline = out.indexOf("\n")) >= 0) {
+        const line = out.slice(0, newline);
+        out = out.slice(newline + 1);
+        const m = /^listening on (ws:\/\/\S+)/.exec(line);
+        if (m) resolve(m[1]);
+        else if (line.startsWith("{")) stats.push(JSON.parse(line));
+      }
     });
     child.on("error", reject);
     child.on("exit", (code) => reject(new Error(`keel-proxy exited early with ${code}`)));
   });
   return {
     url,
+    port: Number(new URL(url).port),
+    stats,
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
