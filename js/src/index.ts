@@ -46,6 +46,7 @@ export type WasmSource = WebAssembly.Module | BufferSource | URL | string | Resp
 
 let initialized: Promise<void> | undefined;
 let ready = false;
+let defaultSource: (() => Promise<WasmSource>) | undefined;
 
 function assertReady(): void {
   if (!ready) {
@@ -54,21 +55,22 @@ function assertReady(): void {
 }
 
 /**
- * Loads the wasm core once. Call it before anything else. Without an
- * argument it reads the bundled `.wasm` file (Node) or fetches it next to this
- * module (browsers); on Workers pass the imported `WebAssembly.Module`.
+ * @internal Lets a runtime-specific entry point (`node.js`, `workerd.js`)
+ * say where the wasm comes from when `init()` is called without a source.
+ */
+export function __setDefaultWasmSource(source: () => Promise<WasmSource>): void {
+  defaultSource = source;
+}
+
+/**
+ * Loads the wasm core once; later calls return the same promise. Without an
+ * argument the runtime's entry point decides: Node reads the bundled file,
+ * workerd uses the module imported at build time, browsers fetch the file
+ * next to this module.
  */
 export function init(source?: WasmSource): Promise<void> {
   initialized ??= (async () => {
-    let input: WasmSource | undefined = source;
-    const runtime = (globalThis as { process?: { versions?: { node?: string } } }).process;
-    if (input === undefined && runtime?.versions?.node !== undefined) {
-      // Node cannot fetch file: URLs, so read the bundled file. The specifier
-      // is a variable so bundlers for browsers and Workers leave it alone.
-      const fsModule = "node:fs/promises";
-      const { readFile } = (await import(fsModule)) as { readFile(path: URL): Promise<Uint8Array> };
-      input = await readFile(new URL("../wasm/keel_wasm_bg.wasm", import.meta.url));
-    }
+    const input = source ?? (defaultSource ? await defaultSource() : undefined);
     await initWasm(input === undefined ? undefined : { module_or_path: input });
     ready = true;
   })();

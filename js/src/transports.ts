@@ -135,3 +135,46 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
     };
   });
 }
+
+/**
+ * A byte-stream socket: Cloudflare's `connect()` from `cloudflare:sockets`
+ * returns one, and so does Deno's `Deno.connect()`.
+ */
+export interface StreamSocketLike {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+  close(): Promise<void> | void;
+}
+
+/**
+ * Talks to PostgreSQL over a direct TCP socket, e.g. on Cloudflare Workers:
+ *
+ * ```ts
+ * import { connect as tcp } from "cloudflare:sockets";
+ * const transport = socketTransport(tcp({ hostname: "db.internal", port: 5432 }));
+ * ```
+ */
+export function socketTransport(socket: StreamSocketLike): Transport {
+  const reader = socket.readable.getReader();
+  const writer = socket.writable.getWriter();
+  let closed = false;
+  return {
+    async write(bytes: Uint8Array): Promise<void> {
+      if (closed) throw keelError("closed", "socket is closed");
+      await writer.write(bytes);
+    },
+    async read(): Promise<Uint8Array | null> {
+      if (closed) return null;
+      const { value, done } = await reader.read();
+      return done || value === undefined ? null : value;
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      // Release our locks before closing so a pending read settles instead of hanging.
+      reader.releaseLock();
+      writer.releaseLock();
+      await socket.close();
+    },
+  };
+}
