@@ -371,6 +371,7 @@ async fn notices_parameter_changes_and_notifications() {
                 channel, payload, ..
             } => seen.push(format!("{channel}:{payload}")),
             Event::Connected => panic!("connected twice"),
+            other => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!(
@@ -395,7 +396,23 @@ async fn cancel_request_interrupts_a_running_statement() {
     while let Some(bytes) = session.conn.poll_transmit() {
         session.tcp.write(bytes).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Cancel only once the backend is inside pg_sleep, so the test does not
+    // depend on timing: poll its state from a second session.
+    let pid = session.conn.backend_key().unwrap().process_id;
+    let observer = db.client().await;
+    loop {
+        let rows = observer
+            .query_raw(
+                "SELECT count(*)::int4 FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'PgSleep'",
+                &[23],
+                &[Some(pid.to_be_bytes().to_vec())],
+            )
+            .await
+            .unwrap();
+        if cell(&rows, 0, 0) == Some(1i32.to_be_bytes().to_vec()) {
+            break;
+        }
+    }
     let mut canceller = db.tcp().await;
     canceller
         .write(session.conn.cancel_request().unwrap())

@@ -5,6 +5,7 @@ use std::error::Error as _;
 use keel_core::compile::Statement;
 use keel_core::error::{Error, Result, ServerError};
 use keel_core::rows::{ColumnDesc, RawRows};
+use keel_core::types::PgType;
 use keel_core::Driver;
 use postgres_types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
@@ -39,59 +40,127 @@ impl NativeDriver {
 #[async_trait::async_trait]
 impl Driver for NativeDriver {
     async fn query(&self, statement: &Statement) -> Result<RawRows> {
-        let span = tracing::debug_span!("keel.query", sql = %statement.sql);
-        self.run(statement).instrument(span).await
+        run_on(&self.client, statement).await
     }
 }
 
-impl NativeDriver {
-    async fn run(&self, statement: &Statement) -> Result<RawRows> {
-        let types: Vec<Type> = statement
-            .param_oids()
-            .into_iter()
-            .map(|oid| Type::from_oid(oid).unwrap_or(Type::UNKNOWN))
-            .collect();
-        let prepared = self
-            .client
-            .prepare_typed(&statement.sql, &types)
-            .await
-            .map_err(map_error)?;
-        let encoded = statement.encode_params()?;
-        let params: Vec<RawParam<'_>> = encoded.iter().map(|p| RawParam(p.as_deref())).collect();
-        let rows = self
-            .client
-            .query(
-                &prepared,
-                &params
-                    .iter()
-                    .map(|p| p as &(dyn ToSql + Sync))
-                    .collect::<Vec<_>>(),
-            )
-            .await
-            .map_err(map_error)?;
-
-        let columns = prepared
-            .columns()
-            .iter()
-            .map(|c| ColumnDesc {
-                name: c.name().to_owned(),
-                type_oid: c.type_().oid(),
-                format: 1,
-            })
-            .collect::<Vec<_>>();
-        let width = columns.len();
-        let mut raw = RawRows::new(columns);
-        for row in &rows {
-            let mut cells = Vec::with_capacity(width);
-            for index in 0..width {
-                let cell: RawCell<'_> = row.try_get(index).map_err(map_error)?;
-                cells.push(cell.0);
-            }
-            raw.push_row(cells)
-                .map_err(|e| Error::Transport(format!("malformed row from tokio-postgres: {e}")))?;
-        }
-        Ok(raw)
+/// Runs one statement on `client` inside a `keel.query` span that records
+/// the SQL and, once the rows are in, the duration: the span is how a slow
+/// statement is found in production, so every path (single connection,
+/// pool, transaction) goes through here.
+pub(crate) async fn run_on(
+    client: &tokio_postgres::Client,
+    statement: &Statement,
+) -> Result<RawRows> {
+    let span = tracing::debug_span!(
+        "keel.query",
+        sql = %statement.sql,
+        duration_us = tracing::field::Empty,
+        rows = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    let result = run(client, statement).instrument(span.clone()).await;
+    span.record(
+        "duration_us",
+        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    );
+    if let Ok(rows) = &result {
+        span.record("rows", rows.len());
     }
+    let _entered = span.enter();
+    tracing::debug!(ok = result.is_ok(), "statement finished");
+    result
+}
+
+async fn run(client: &tokio_postgres::Client, statement: &Statement) -> Result<RawRows> {
+    let types: Vec<Type> = statement
+        .param_oids()
+        .into_iter()
+        .map(|oid| Type::from_oid(oid).unwrap_or(Type::UNKNOWN))
+        .collect();
+    let prepared = client
+        .prepare_typed(&statement.sql, &types)
+        .await
+        .map_err(map_error)?;
+    let columns = result_columns(&prepared);
+    let prepared = if columns.iter().any(|c| c.format == 0) {
+        let wrapped = text_wrapped(&statement.sql, &columns);
+        client
+            .prepare_typed(&wrapped, &types)
+            .await
+            .map_err(map_error)?
+    } else {
+        prepared
+    };
+    let encoded = statement.encode_params()?;
+    let params: Vec<RawParam<'_>> = encoded.iter().map(|p| RawParam(p.as_deref())).collect();
+    let rows = client
+        .query(
+            &prepared,
+            &params
+                .iter()
+                .map(|p| p as &(dyn ToSql + Sync))
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .map_err(map_error)?;
+
+    let width = columns.len();
+    let mut raw = RawRows::new(columns);
+    for row in &rows {
+        let mut cells = Vec::with_capacity(width);
+        for index in 0..width {
+            let cell: RawCell<'_> = row.try_get(index).map_err(map_error)?;
+            cells.push(cell.0);
+        }
+        raw.push_row(cells)
+            .map_err(|e| Error::Transport(format!("malformed row from tokio-postgres: {e}")))?;
+    }
+    Ok(raw)
+}
+
+/// The statement's columns, marking with text format (0) every type keel's
+/// codec does not decode.
+fn result_columns(prepared: &tokio_postgres::Statement) -> Vec<ColumnDesc> {
+    prepared
+        .columns()
+        .iter()
+        .map(|c| ColumnDesc {
+            name: c.name().to_owned(),
+            type_oid: c.type_().oid(),
+            format: i16::from(PgType::from_oid(c.type_().oid()).is_some()),
+        })
+        .collect()
+}
+
+/// tokio-postgres requests every result column in binary, so a column of a
+/// type keel does not know (an enum, `xml`, `point`, an array of enums) is
+/// converted to text by the server instead: the statement becomes a
+/// materialized CTE whose unknown columns are cast with `::text`, the
+/// server's own output function, which is exactly what the wasm engine
+/// receives when it requests text format. The CTE keeps the statement's
+/// row order and works for `INSERT/UPDATE/DELETE ... RETURNING`; it cannot
+/// wrap a statement whose own `WITH` modifies data, which then fails with
+/// the server's error instead of returning undecodable bytes.
+fn text_wrapped(sql: &str, columns: &[ColumnDesc]) -> String {
+    let body = sql.trim_end().trim_end_matches(';');
+    let names: Vec<String> = (0..columns.len()).map(|i| format!("keel_c{i}")).collect();
+    let select: Vec<String> = columns
+        .iter()
+        .zip(&names)
+        .map(|(column, name)| {
+            if column.format == 0 {
+                format!("{name}::text")
+            } else {
+                name.clone()
+            }
+        })
+        .collect();
+    format!(
+        "WITH keel_q({}) AS MATERIALIZED ({body}\n) SELECT {} FROM keel_q",
+        names.join(", "),
+        select.join(", ")
+    )
 }
 
 /// A parameter the core already encoded in binary; passed through untouched.
@@ -143,7 +212,7 @@ impl<'a> FromSql<'a> for RawCell<'a> {
 }
 
 /// Keeps the server's error fields, so native and wasm report the same error.
-fn map_error(error: tokio_postgres::Error) -> Error {
+pub(crate) fn map_error(error: tokio_postgres::Error) -> Error {
     if let Some(server) = server_error(&error) {
         return Error::from(server);
     }
@@ -153,7 +222,7 @@ fn map_error(error: tokio_postgres::Error) -> Error {
     Error::Transport(error.to_string())
 }
 
-fn server_error(error: &tokio_postgres::Error) -> Option<ServerError> {
+pub(crate) fn server_error(error: &tokio_postgres::Error) -> Option<ServerError> {
     error.as_db_error().map(|db| ServerError {
         severity: db.severity().to_owned(),
         code: db.code().code().to_owned(),

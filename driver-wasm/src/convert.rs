@@ -71,12 +71,24 @@ pub fn connect_options(options: &JsValue) -> Result<(StartupConfig, ValueOptions
     Ok((config, values))
 }
 
+/// A value as JS sees it: numbers for int2/int4/oid/floats, int8 as a
+/// BigInt (or string), numeric as a string (exact), timestamptz as a Date
+/// (or an RFC 3339 string), bytea as a Uint8Array, json/jsonb parsed, arrays
+/// as (nested) JS arrays, records as arrays of their fields, ranges as
+/// `{lower, upper, lower_inc, upper_inc}` or `{empty: true}`; every other
+/// type as the string of keel's canonical JSON form (docs/value-mapping.md).
 fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
+    use keel_core::types::Bound;
+    let canonical = |value: &Value| match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => JsValue::from_str(&text),
+        _ => JsValue::NULL,
+    };
     match value {
         Value::Null => JsValue::NULL,
         Value::Bool(v) => JsValue::from_bool(*v),
         Value::Int2(v) => JsValue::from_f64(f64::from(*v)),
         Value::Int4(v) => JsValue::from_f64(f64::from(*v)),
+        Value::Oid(v) => JsValue::from_f64(f64::from(*v)),
         Value::Int8(v) if options.int8_as_string => JsValue::from_str(&v.to_string()),
         Value::Int8(v) => js_sys::BigInt::from(*v).into(),
         Value::Float4(v) => JsValue::from_f64(f64::from(*v)),
@@ -88,6 +100,83 @@ fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
             js_sys::Date::new(&JsValue::from_f64(ms)).into()
         }
         Value::Timestamptz(ts) => JsValue::from_str(&ts.to_string()),
+        Value::Bytea(bytes) => js_sys::Uint8Array::from(&bytes[..]).into(),
+        Value::Json(text) | Value::Jsonb(text) => {
+            js_sys::JSON::parse(text).unwrap_or_else(|_| JsValue::from_str(text))
+        }
+        Value::Array(array) => {
+            let lens: Vec<usize> = array
+                .dims
+                .iter()
+                .map(|d| usize::try_from(d.len).unwrap_or(0))
+                .collect();
+            fn nest(lens: &[usize], elements: &[Value], options: ValueOptions) -> JsValue {
+                let out = Array::new();
+                let Some((len, inner)) = lens.split_first().filter(|_| !elements.is_empty()) else {
+                    return out.into();
+                };
+                let stride: usize = inner.iter().product();
+                for i in 0..*len {
+                    if inner.is_empty() {
+                        out.push(
+                            &elements
+                                .get(i)
+                                .map_or(JsValue::NULL, |v| value_to_js(v, options)),
+                        );
+                    } else {
+                        let start = (i * stride).min(elements.len());
+                        let end = (start + stride).min(elements.len());
+                        out.push(&nest(inner, &elements[start..end], options));
+                    }
+                }
+                out.into()
+            }
+            nest(&lens, &array.elements, options)
+        }
+        Value::Range(range) => {
+            let object = Object::new();
+            let set = |key: &str, value: &JsValue| {
+                let _ = Reflect::set(&object, &key.into(), value);
+            };
+            match &range.bounds {
+                None => set("empty", &JsValue::TRUE),
+                Some((lower, upper)) => {
+                    for (key, inc_key, bound) in
+                        [("lower", "lower_inc", lower), ("upper", "upper_inc", upper)]
+                    {
+                        match bound {
+                            Bound::Unbounded => {
+                                set(key, &JsValue::NULL);
+                                set(inc_key, &JsValue::FALSE);
+                            }
+                            Bound::Inclusive(v) | Bound::Exclusive(v) => {
+                                set(key, &value_to_js(v, options));
+                                set(
+                                    inc_key,
+                                    &JsValue::from_bool(matches!(bound, Bound::Inclusive(_))),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            object.into()
+        }
+        Value::Record(fields) => fields
+            .iter()
+            .map(|f| value_to_js(&f.value, options))
+            .collect::<Array>()
+            .into(),
+        Value::Char(_)
+        | Value::Uuid(_)
+        | Value::Date(_)
+        | Value::Time(_)
+        | Value::Timetz(_)
+        | Value::Timestamp(_)
+        | Value::Interval(_)
+        | Value::Inet(_)
+        | Value::Cidr(_)
+        | Value::Macaddr(_) => canonical(value),
     }
 }
 

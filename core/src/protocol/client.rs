@@ -66,9 +66,12 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Runs one statement. `params` are in binary format (`None` is NULL);
-    /// `param_oids` may be shorter than `params`, leaving the rest to the
-    /// server to infer. A statement error returns `Err` but keeps the session.
+    /// Runs one statement through the connection's statement cache, so a
+    /// repeated statement is one round trip and columns of types keel does
+    /// not decode come back as text. `params` are in binary format (`None`
+    /// is NULL); `param_oids` may be shorter than `params`, leaving the rest
+    /// to the server to infer. A statement error returns `Err` but keeps
+    /// the session.
     pub async fn query_raw(
         &self,
         sql: &str,
@@ -79,7 +82,7 @@ impl<T: Transport> Client<T> {
         async {
             let mut inner = self.inner.lock().await;
             inner.check()?;
-            let id = inner.connection.send_query(sql, param_oids, params)?;
+            let id = inner.connection.send_prepared(sql, param_oids, params)?;
             inner.flush().await?;
             loop {
                 while let Some(event) = inner.connection.poll_event() {
@@ -100,6 +103,27 @@ impl<T: Transport> Client<T> {
         }
         .instrument(span)
         .await
+    }
+
+    /// How many prepared statements the session keeps; 0 means unnamed
+    /// statements only, as pgbouncer's transaction mode needs. See
+    /// [`Connection::set_statement_cache_capacity`].
+    pub async fn set_statement_cache_capacity(&self, capacity: usize) {
+        self.inner
+            .lock()
+            .await
+            .connection
+            .set_statement_cache_capacity(capacity);
+    }
+
+    /// Names prepared statements `{prefix}_{n}`; see
+    /// [`Connection::set_statement_prefix`].
+    pub async fn set_statement_prefix(&self, prefix: &str) {
+        self.inner
+            .lock()
+            .await
+            .connection
+            .set_statement_prefix(prefix);
     }
 
     /// Sends Terminate, unless the stream is already unusable, then closes
@@ -181,6 +205,10 @@ fn trace_event(event: &Event) {
             tracing::debug!(?id, %tag, "abandoned query completed")
         }
         Event::QueryFailed { id, error } => tracing::debug!(?id, %error, "abandoned query failed"),
+        Event::RowBatch { id, .. }
+        | Event::SimpleQueryComplete { id, .. }
+        | Event::CopyInReady { id, .. }
+        | Event::CopyData { id, .. } => tracing::debug!(?id, "event for an abandoned request"),
         Event::Connected => {}
     }
 }

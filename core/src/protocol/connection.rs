@@ -10,9 +10,10 @@ use postgres_protocol::message::frontend;
 use super::auth::{AuthProgress, Authenticator};
 use super::config::StartupConfig;
 use super::message::{self, malformed, message_name, MessageReader};
+use super::request;
 use super::ProtocolError;
 use crate::error::{Error, ServerError};
-use crate::rows::RawRows;
+use crate::rows::{ColumnDesc, RawRows};
 
 /// Identifies a request queued with [`Connection::send_query`]; its
 /// [`Event::QueryComplete`] or [`Event::QueryFailed`] carries the same id.
@@ -45,13 +46,22 @@ impl fmt::Debug for BackendKey {
     }
 }
 
+/// The result of one statement of a simple-query script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementResult {
+    /// In text format, as the simple query protocol always returns rows.
+    pub rows: RawRows,
+    pub tag: String,
+}
+
 /// Something the caller should know about, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// Authentication succeeded and the server is ready for queries.
     Connected,
-    /// `tag` is the CommandComplete tag (`SELECT 1`, `INSERT 0 3`, ...), empty
-    /// for an empty query string.
+    /// `tag` is the CommandComplete tag (`SELECT 1`, `INSERT 0 3`, `COPY 5`,
+    /// ...), empty for an empty query string or a closed portal. For a
+    /// portal, `rows` holds only the last batch and the tag counts only it.
     QueryComplete {
         id: RequestId,
         rows: RawRows,
@@ -61,6 +71,30 @@ pub enum Event {
     QueryFailed {
         id: RequestId,
         error: ServerError,
+    },
+    /// A batch of at most `max_rows` rows from a portal opened with
+    /// [`Connection::send_portal`]; more follow only after
+    /// [`Connection::fetch_more`], or [`Connection::close_portal`] ends it.
+    RowBatch {
+        id: RequestId,
+        rows: RawRows,
+    },
+    /// Every statement of a [`Connection::send_simple`] script succeeded.
+    SimpleQueryComplete {
+        id: RequestId,
+        results: Vec<StatementResult>,
+    },
+    /// The server waits for COPY data: call [`Connection::copy_data`] any
+    /// number of times, then [`Connection::copy_done`] or [`Connection::copy_fail`].
+    CopyInReady {
+        id: RequestId,
+        binary: bool,
+        columns: usize,
+    },
+    /// One chunk of `COPY ... TO STDOUT` output (a row, in text format).
+    CopyData {
+        id: RequestId,
+        data: Vec<u8>,
     },
     Notice(ServerError),
     /// A NOTIFY on a channel this session LISTENs on.
@@ -87,17 +121,89 @@ enum Phase {
     },
 }
 
+/// A request as the caller described it. It is encoded only when it is
+/// transmitted, so a prepared statement sees the statement cache as it is
+/// at that moment (an earlier request may have just prepared it).
+#[derive(Clone)]
+enum Spec {
+    OneShot {
+        sql: String,
+        param_oids: Vec<u32>,
+        params: Vec<Option<Vec<u8>>>,
+    },
+    Prepared {
+        sql: String,
+        param_oids: Vec<u32>,
+        params: Vec<Option<Vec<u8>>>,
+        retried: bool,
+    },
+    Portal {
+        sql: String,
+        param_oids: Vec<u32>,
+        params: Vec<Option<Vec<u8>>>,
+        max_rows: i32,
+    },
+    Simple {
+        sql: String,
+        copy_in: bool,
+    },
+    /// Closes an evicted or invalidated cached statement; emits no event.
+    Close {
+        name: String,
+    },
+}
+
+impl Spec {
+    /// Simple queries (and COPY) run alone: the server could enter COPY
+    /// mode, where any pipelined message would break the copy.
+    fn is_exclusive(&self) -> bool {
+        matches!(self, Spec::Simple { .. })
+    }
+}
+
+struct Queued {
+    id: RequestId,
+    spec: Spec,
+}
+
+/// A statement being described before its first execution.
+struct Describing {
+    key: CacheKey,
+    name: String,
+    params: Vec<Option<Vec<u8>>>,
+    cache: bool,
+}
+
 struct Pending {
     id: RequestId,
     progress: Progress,
+    /// Until the request's Sync is out, nothing may be sent after it: the
+    /// server treats everything up to the next Sync as one unit.
+    sync_sent: bool,
+    exclusive: bool,
+    /// Internal requests (closing cached statements) emit no events.
+    internal: bool,
+    describing: Option<Describing>,
+    /// For an execution of a cached statement: how to prepare it afresh if
+    /// the server lost it or its result type changed.
+    retry: Option<(CacheKey, Spec)>,
+    retry_now: bool,
+    portal_rows: i32,
 }
 
-/// Where one request is in the Parse/Bind/Describe/Execute/Sync sequence.
 enum Progress {
-    AwaitingParse,
-    AwaitingBind,
-    AwaitingDescription,
+    AwaitingParse {
+        describe_next: bool,
+    },
+    AwaitingParameterDescription,
+    AwaitingStatementDescription,
+    /// `Some` when the columns are already known (prepared statements), so
+    /// no portal Describe was sent.
+    AwaitingBind(Option<Vec<ColumnDesc>>),
+    AwaitingPortalDescription,
     Rows(RawRows),
+    CopyOut(RawRows),
+    Suspended(Vec<ColumnDesc>),
     Complete {
         rows: RawRows,
         tag: String,
@@ -105,19 +211,114 @@ enum Progress {
     /// The server skips everything up to Sync after an error, so nothing
     /// but ReadyForQuery (and asynchronous messages) should follow.
     Failed(ServerError),
+    Simple(SimpleState),
+    AwaitingClose,
+}
+
+#[derive(Default)]
+struct SimpleState {
+    current: Option<RawRows>,
+    results: Vec<StatementResult>,
+    error: Option<ServerError>,
+    copy_in_allowed: bool,
+    copy_in_active: bool,
+    copy_out_active: bool,
 }
 
 impl Progress {
     fn state_name(&self) -> &'static str {
         match self {
-            Progress::AwaitingParse => "awaiting ParseComplete",
-            Progress::AwaitingBind => "awaiting BindComplete",
-            Progress::AwaitingDescription => "awaiting RowDescription or NoData",
+            Progress::AwaitingParse { .. } => "awaiting ParseComplete",
+            Progress::AwaitingParameterDescription => "awaiting ParameterDescription",
+            Progress::AwaitingStatementDescription => {
+                "awaiting RowDescription or NoData for a statement"
+            }
+            Progress::AwaitingBind(_) => "awaiting BindComplete",
+            Progress::AwaitingPortalDescription => "awaiting RowDescription or NoData",
             Progress::Rows(_) => "receiving rows",
+            Progress::CopyOut(_) => "receiving COPY data",
+            Progress::Suspended(_) => "holding a suspended portal",
             Progress::Complete { .. } | Progress::Failed(_) => "awaiting ReadyForQuery",
+            Progress::Simple(_) => "running a simple query",
+            Progress::AwaitingClose => "awaiting CloseComplete",
         }
     }
 }
+
+type CacheKey = (String, Vec<u32>);
+
+/// Named prepared statements by SQL and parameter types, least recently
+/// used first out. A capacity of 0 means unnamed statements only, which is
+/// what pgbouncer's transaction mode needs.
+struct StatementCache {
+    capacity: usize,
+    entries: HashMap<CacheKey, CachedStatement>,
+    clock: u64,
+    next_name: u64,
+    /// Statement names are `{prefix}_{n}`. Sessions that share one server
+    /// backend (PGlite, pooled server connections) each need their own prefix.
+    prefix: String,
+}
+
+struct CachedStatement {
+    name: String,
+    columns: Vec<ColumnDesc>,
+    last_used: u64,
+}
+
+impl StatementCache {
+    fn get(&mut self, key: &CacheKey) -> Option<(String, Vec<ColumnDesc>)> {
+        self.clock += 1;
+        let entry = self.entries.get_mut(key)?;
+        entry.last_used = self.clock;
+        Some((entry.name.clone(), entry.columns.clone()))
+    }
+
+    fn new_name(&mut self) -> String {
+        self.next_name += 1;
+        format!("{}_{}", self.prefix, self.next_name)
+    }
+
+    /// Inserts, returning the names of statements evicted to make room.
+    fn insert(&mut self, key: CacheKey, name: String, columns: Vec<ColumnDesc>) -> Vec<String> {
+        self.clock += 1;
+        self.entries.insert(
+            key,
+            CachedStatement {
+                name,
+                columns,
+                last_used: self.clock,
+            },
+        );
+        self.shrink()
+    }
+
+    fn shrink(&mut self) -> Vec<String> {
+        let mut evicted = Vec::new();
+        while self.entries.len() > self.capacity {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(entry) = self.entries.remove(&oldest) {
+                evicted.push(entry.name);
+            }
+        }
+        evicted
+    }
+}
+
+/// The default number of prepared statements kept per connection.
+pub const DEFAULT_STATEMENT_CACHE: usize = 256;
+
+/// SQLSTATEs after which a cached statement is prepared again once:
+/// "cached plan must not change result type" and "prepared statement does
+/// not exist" (after `DISCARD ALL`, or a pooler switching sessions).
+const REPREPARE_CODES: &[&str] = &["0A000", "26000"];
 
 /// A PostgreSQL client session as a pure state machine.
 ///
@@ -126,19 +327,23 @@ impl Progress {
 /// [`poll_event`](Self::poll_event). Requests may be queued at any time, even
 /// before the login completes, and any number may be in flight: the server
 /// answers in order, so responses are matched to a FIFO of pending requests.
+/// A request that must wait for an answer before it can finish sending (a
+/// statement being described, an open portal, a simple query or COPY)
+/// holds back the requests queued after it until it can.
 pub struct Connection {
     phase: Phase,
     reader: MessageReader,
     transmit: BytesMut,
-    /// Requests queued before the first ReadyForQuery; the server would
-    /// reject them during the login.
-    deferred: BytesMut,
     events: VecDeque<Event>,
+    /// Requests not yet transmitted, in order.
+    queue: VecDeque<Queued>,
+    /// Requests transmitted and not yet finished, in order.
     pending: VecDeque<Pending>,
     next_request: u64,
     parameters: HashMap<String, String>,
     backend_key: Option<BackendKey>,
     transaction_status: TransactionStatus,
+    cache: StatementCache,
 }
 
 impl fmt::Debug for Connection {
@@ -146,6 +351,7 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("state", &self.state_name())
             .field("pending_requests", &self.pending.len())
+            .field("queued_requests", &self.queue.len())
             .field("transaction_status", &self.transaction_status)
             .finish_non_exhaustive()
     }
@@ -177,14 +383,45 @@ impl Connection {
             phase,
             reader: MessageReader::default(),
             transmit,
-            deferred: BytesMut::new(),
             events: VecDeque::new(),
+            queue: VecDeque::new(),
             pending: VecDeque::new(),
             next_request: 0,
             parameters: HashMap::new(),
             backend_key: None,
             transaction_status: TransactionStatus::Idle,
+            cache: StatementCache {
+                capacity: DEFAULT_STATEMENT_CACHE,
+                entries: HashMap::new(),
+                clock: 0,
+                next_name: 0,
+                prefix: "keel".to_owned(),
+            },
         }
+    }
+
+    /// How many named statements [`send_prepared`](Self::send_prepared)
+    /// keeps. 0 switches to unnamed statements only (for pgbouncer in
+    /// transaction mode); statements evicted by a smaller limit are closed.
+    pub fn set_statement_cache_capacity(&mut self, capacity: usize) {
+        self.cache.capacity = capacity;
+        for name in self.cache.shrink() {
+            self.enqueue_internal(Spec::Close { name });
+        }
+        self.release();
+    }
+
+    /// Names this connection's prepared statements `{prefix}_{n}` from now
+    /// on. Needed where several keel sessions share one server backend (an
+    /// in-process PGlite serves every client on one session), so their
+    /// statement names cannot collide. `prefix` must be a plain identifier.
+    pub fn set_statement_prefix(&mut self, prefix: &str) {
+        self.cache.prefix = prefix.to_owned();
+    }
+
+    /// The number of statements currently prepared by the cache.
+    pub fn cached_statements(&self) -> usize {
+        self.cache.entries.len()
     }
 
     /// Processes bytes read from the transport, in any chunking. An `Err` is
@@ -223,10 +460,12 @@ impl Connection {
         self.events.pop_front()
     }
 
-    /// Queues one statement through the extended protocol: Parse (unnamed,
-    /// with `param_oids`; 0 or a missing OID lets the server infer the type),
-    /// Bind (every parameter and result column in binary), Describe, Execute,
-    /// Sync. `params` must already be in binary format; `None` is NULL.
+    /// Queues one statement in a single round trip: Parse (unnamed, with
+    /// `param_oids`; 0 or a missing OID lets the server infer the type),
+    /// Bind (every parameter and result column in binary), Describe,
+    /// Execute, Sync. `params` must already be in binary format; `None` is
+    /// NULL. A result column of a type keel cannot decode fails to decode;
+    /// [`send_prepared`](Self::send_prepared) avoids that.
     ///
     /// An encoding error queues nothing and leaves the connection usable.
     pub fn send_query(
@@ -235,24 +474,143 @@ impl Connection {
         param_oids: &[u32],
         params: &[Option<Vec<u8>>],
     ) -> Result<RequestId, Error> {
-        let out = match &self.phase {
-            Phase::Broken { reason } => return Err(broken(reason)),
-            Phase::Terminated => {
-                return Err(Error::Closed(Some(
-                    "the connection was terminated by the client".into(),
-                )))
-            }
-            Phase::Authenticating(_) | Phase::Starting => &mut self.deferred,
-            Phase::Ready => &mut self.transmit,
+        self.enqueue(
+            sql,
+            params,
+            Spec::OneShot {
+                sql: sql.to_owned(),
+                param_oids: param_oids.to_vec(),
+                params: params.to_vec(),
+            },
+        )
+    }
+
+    /// Queues a statement through the statement cache. The first time a
+    /// statement is seen it is parsed and described (Parse, Describe,
+    /// Flush), and only then bound, so result columns of types keel does
+    /// not know are requested in text format; later executions are a single
+    /// Bind/Execute/Sync. With a cache capacity of 0 the statement is
+    /// unnamed and described every time, within one unit up to Sync.
+    pub fn send_prepared(
+        &mut self,
+        sql: &str,
+        param_oids: &[u32],
+        params: &[Option<Vec<u8>>],
+    ) -> Result<RequestId, Error> {
+        self.enqueue(
+            sql,
+            params,
+            Spec::Prepared {
+                sql: sql.to_owned(),
+                param_oids: param_oids.to_vec(),
+                params: params.to_vec(),
+                retried: false,
+            },
+        )
+    }
+
+    /// Opens a portal that returns at most `max_rows` rows per
+    /// [`Event::RowBatch`], so a large result is read in bounded batches.
+    /// The last batch comes as [`Event::QueryComplete`].
+    pub fn send_portal(
+        &mut self,
+        sql: &str,
+        param_oids: &[u32],
+        params: &[Option<Vec<u8>>],
+        max_rows: u32,
+    ) -> Result<RequestId, Error> {
+        let max_rows = i32::try_from(max_rows.max(1)).unwrap_or(i32::MAX);
+        self.enqueue(
+            sql,
+            params,
+            Spec::Portal {
+                sql: sql.to_owned(),
+                param_oids: param_oids.to_vec(),
+                params: params.to_vec(),
+                max_rows,
+            },
+        )
+    }
+
+    /// Runs a script of one or more statements with the simple query
+    /// protocol (rows in text format). It runs alone: requests queued after
+    /// it wait for its end. A `COPY ... FROM STDIN` inside it is refused
+    /// (use [`copy_in`](Self::copy_in)); `COPY ... TO STDOUT` emits
+    /// [`Event::CopyData`].
+    pub fn send_simple(&mut self, sql: &str) -> Result<RequestId, Error> {
+        self.enqueue(
+            sql,
+            &[],
+            Spec::Simple {
+                sql: sql.to_owned(),
+                copy_in: false,
+            },
+        )
+    }
+
+    /// Runs `COPY ... FROM STDIN`; on [`Event::CopyInReady`] feed it with
+    /// [`copy_data`](Self::copy_data) and end it with
+    /// [`copy_done`](Self::copy_done) or [`copy_fail`](Self::copy_fail).
+    pub fn copy_in(&mut self, sql: &str) -> Result<RequestId, Error> {
+        self.enqueue(
+            sql,
+            &[],
+            Spec::Simple {
+                sql: sql.to_owned(),
+                copy_in: true,
+            },
+        )
+    }
+
+    /// Sends one chunk of COPY data; chunks need not align with rows.
+    pub fn copy_data(&mut self, id: RequestId, data: &[u8]) -> Result<(), Error> {
+        self.active_copy(id)?;
+        request::copy_data(data, &mut self.transmit)?;
+        Ok(())
+    }
+
+    pub fn copy_done(&mut self, id: RequestId) -> Result<(), Error> {
+        self.active_copy(id)?.copy_in_active = false;
+        request::copy_done(&mut self.transmit);
+        Ok(())
+    }
+
+    /// Aborts the COPY; the server answers with an error naming `reason`.
+    pub fn copy_fail(&mut self, id: RequestId, reason: &str) -> Result<(), Error> {
+        let mut buf = BytesMut::new();
+        request::copy_fail(reason, &mut buf)?;
+        self.active_copy(id)?.copy_in_active = false;
+        self.transmit.unsplit(buf);
+        Ok(())
+    }
+
+    /// Asks a suspended portal for its next batch.
+    pub fn fetch_more(&mut self, id: RequestId) -> Result<(), Error> {
+        let front = self.suspended(id)?;
+        let Progress::Suspended(columns) =
+            std::mem::replace(&mut front.progress, Progress::Rows(RawRows::default()))
+        else {
+            return Err(not_suspended());
         };
-        message::encode_query(sql, param_oids, params, out)?;
-        let id = RequestId(self.next_request);
-        self.next_request += 1;
-        self.pending.push_back(Pending {
-            id,
-            progress: Progress::AwaitingParse,
-        });
-        Ok(id)
+        let max_rows = front.portal_rows;
+        front.progress = Progress::Rows(RawRows::new(columns));
+        request::execute(max_rows, &mut self.transmit)?;
+        request::flush(&mut self.transmit);
+        Ok(())
+    }
+
+    /// Closes a suspended portal without reading the rest of its rows; its
+    /// request then completes with no rows and an empty tag.
+    pub fn close_portal(&mut self, id: RequestId) -> Result<(), Error> {
+        let front = self.suspended(id)?;
+        front.progress = Progress::Complete {
+            rows: RawRows::default(),
+            tag: String::new(),
+        };
+        front.sync_sent = true;
+        request::sync(&mut self.transmit);
+        self.release();
+        Ok(())
     }
 
     pub fn is_ready(&self) -> bool {
@@ -261,6 +619,11 @@ impl Connection {
 
     pub fn is_broken(&self) -> bool {
         matches!(self.phase, Phase::Broken { .. })
+    }
+
+    /// Whether any request is queued or awaiting its answer.
+    pub fn is_busy(&self) -> bool {
+        !self.queue.is_empty() || self.pending.iter().any(|p| !p.internal)
     }
 
     /// The error that broke the connection, as text.
@@ -292,17 +655,206 @@ impl Connection {
         Some(buf.to_vec())
     }
 
-    /// Queues Terminate after anything already queued. Requests still pending
-    /// will never complete, and later input is ignored. Does nothing on a
-    /// broken connection, whose transport should simply be dropped.
+    /// Queues Terminate after anything already transmitted. Requests still
+    /// pending will never complete, and later input is ignored. Does nothing
+    /// on a broken connection, whose transport should simply be dropped.
     pub fn terminate(&mut self) {
         if matches!(self.phase, Phase::Terminated | Phase::Broken { .. }) {
             return;
         }
-        self.deferred.clear();
+        self.queue.clear();
         self.pending.clear();
         frontend::terminate(&mut self.transmit);
         self.phase = Phase::Terminated;
+    }
+
+    fn enqueue(
+        &mut self,
+        sql: &str,
+        params: &[Option<Vec<u8>>],
+        spec: Spec,
+    ) -> Result<RequestId, Error> {
+        match &self.phase {
+            Phase::Broken { reason } => return Err(broken(reason)),
+            Phase::Terminated => {
+                return Err(Error::Closed(Some(
+                    "the connection was terminated by the client".into(),
+                )))
+            }
+            _ => {}
+        }
+        request::validate(sql, params)?;
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.queue.push_back(Queued { id, spec });
+        self.release();
+        Ok(id)
+    }
+
+    fn enqueue_internal(&mut self, spec: Spec) {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.queue.push_front(Queued { id, spec });
+    }
+
+    fn blocked(&self) -> bool {
+        self.pending.iter().any(|p| !p.sync_sent || p.exclusive)
+    }
+
+    /// Transmits queued requests for as long as nothing holds them back.
+    fn release(&mut self) {
+        while self.is_ready() && !self.blocked() {
+            let Some(front) = self.queue.front() else {
+                return;
+            };
+            if front.spec.is_exclusive() && !self.pending.is_empty() {
+                return;
+            }
+            let Some(queued) = self.queue.pop_front() else {
+                return;
+            };
+            let id = queued.id;
+            if let Err(error) = self.transmit_request(queued) {
+                // Validated when queued, so this is only reachable through a
+                // statement cache name or CopyFail text; fail that request alone.
+                self.events.push_back(Event::QueryFailed {
+                    id,
+                    error: ServerError {
+                        severity: "ERROR".into(),
+                        code: "08P01".into(),
+                        message: error.to_string(),
+                        ..ServerError::default()
+                    },
+                });
+            }
+        }
+    }
+
+    fn transmit_request(&mut self, queued: Queued) -> Result<(), ProtocolError> {
+        let mut buf = BytesMut::new();
+        let mut pending = Pending {
+            id: queued.id,
+            progress: Progress::AwaitingParse {
+                describe_next: false,
+            },
+            sync_sent: true,
+            exclusive: false,
+            internal: false,
+            describing: None,
+            retry: None,
+            retry_now: false,
+            portal_rows: 0,
+        };
+        let retry_spec = queued.spec.clone();
+        match queued.spec {
+            Spec::OneShot {
+                sql,
+                param_oids,
+                params,
+            } => {
+                request::parse("", &sql, &param_oids, &mut buf)?;
+                request::bind("", &params, &[1], &mut buf)?;
+                request::describe_portal(&mut buf)?;
+                request::execute(0, &mut buf)?;
+                request::sync(&mut buf);
+            }
+            Spec::Prepared {
+                sql,
+                param_oids,
+                params,
+                retried,
+            } => {
+                let key = (sql, param_oids);
+                let cache = self.cache.capacity > 0;
+                match self.cache.get(&key).filter(|_| cache) {
+                    Some((name, columns)) => {
+                        let formats: Vec<i16> = columns.iter().map(|c| c.format).collect();
+                        request::bind(&name, &params, &formats, &mut buf)?;
+                        request::execute(0, &mut buf)?;
+                        request::sync(&mut buf);
+                        pending.progress = Progress::AwaitingBind(Some(columns));
+                        if !retried {
+                            pending.retry = Some((key, retry_spec));
+                        }
+                    }
+                    None => {
+                        let name = if cache {
+                            self.cache.new_name()
+                        } else {
+                            String::new()
+                        };
+                        request::parse(&name, &key.0, &key.1, &mut buf)?;
+                        request::describe_statement(&name, &mut buf)?;
+                        request::flush(&mut buf);
+                        pending.progress = Progress::AwaitingParse {
+                            describe_next: true,
+                        };
+                        pending.sync_sent = false;
+                        pending.describing = Some(Describing {
+                            key,
+                            name,
+                            params,
+                            cache,
+                        });
+                    }
+                }
+            }
+            Spec::Portal {
+                sql,
+                param_oids,
+                params,
+                max_rows,
+            } => {
+                request::parse("", &sql, &param_oids, &mut buf)?;
+                request::bind("", &params, &[1], &mut buf)?;
+                request::describe_portal(&mut buf)?;
+                request::execute(max_rows, &mut buf)?;
+                request::flush(&mut buf);
+                pending.sync_sent = false;
+                pending.portal_rows = max_rows;
+            }
+            Spec::Simple { sql, copy_in } => {
+                request::simple_query(&sql, &mut buf)?;
+                pending.exclusive = true;
+                pending.progress = Progress::Simple(SimpleState {
+                    copy_in_allowed: copy_in,
+                    ..SimpleState::default()
+                });
+            }
+            Spec::Close { name } => {
+                request::close_statement(&name, &mut buf)?;
+                request::sync(&mut buf);
+                pending.internal = true;
+                pending.progress = Progress::AwaitingClose;
+            }
+        }
+        self.transmit.unsplit(buf);
+        self.pending.push_back(pending);
+        Ok(())
+    }
+
+    fn active_copy(&mut self, id: RequestId) -> Result<&mut SimpleState, Error> {
+        match self.pending.front_mut() {
+            Some(Pending {
+                id: front,
+                progress: Progress::Simple(state),
+                ..
+            }) if *front == id && state.copy_in_active => Ok(state),
+            _ => Err(ProtocolError::Encode {
+                message: "CopyData",
+                reason: "the request is not in COPY FROM STDIN mode".into(),
+            }
+            .into()),
+        }
+    }
+
+    fn suspended(&mut self, id: RequestId) -> Result<&mut Pending, Error> {
+        match self.pending.front_mut() {
+            Some(front) if front.id == id && matches!(front.progress, Progress::Suspended(_)) => {
+                Ok(front)
+            }
+            _ => Err(not_suspended()),
+        }
     }
 
     fn state_name(&self) -> &'static str {
@@ -324,7 +876,7 @@ impl Connection {
         };
         self.reader.clear();
         self.transmit.clear();
-        self.deferred.clear();
+        self.queue.clear();
         self.pending.clear();
         error
     }
@@ -389,8 +941,7 @@ impl Connection {
                     self.transaction_status = transaction_status(body.status())?;
                     self.phase = Phase::Ready;
                     self.events.push_back(Event::Connected);
-                    let deferred = std::mem::take(&mut self.deferred);
-                    self.transmit.unsplit(deferred);
+                    self.release();
                     Ok(())
                 }
                 _ => Err(self.unexpected(tag)),
@@ -413,16 +964,26 @@ impl Connection {
         let Some(front) = self.pending.front_mut() else {
             return Err(self.unexpected(b'E'));
         };
-        if !matches!(front.progress, Progress::Failed(_)) {
-            front.progress = Progress::Failed(error);
+        if let Progress::Simple(state) = &mut front.progress {
+            state.copy_in_active = false;
+            state.copy_out_active = false;
+            state.error.get_or_insert(error);
+            return Ok(());
+        }
+        if matches!(front.progress, Progress::Failed(_)) {
+            return Ok(());
+        }
+        front.retry_now = front.retry.is_some() && REPREPARE_CODES.contains(&error.code.as_str());
+        front.progress = Progress::Failed(error);
+        if !front.sync_sent {
+            front.sync_sent = true;
+            request::sync(&mut self.transmit);
+            self.release();
         }
         Ok(())
     }
 
     fn on_response(&mut self, tag: u8, message: Message) -> Result<(), Error> {
-        if self.pending.is_empty() {
-            return Err(self.unexpected(tag));
-        }
         if let Message::ReadyForQuery(body) = &message {
             let status = transaction_status(body.status())?;
             return self.finish_request(tag, status);
@@ -431,45 +992,187 @@ impl Connection {
         let Some(front) = self.pending.front_mut() else {
             return Err(unexpected);
         };
-        let progress = std::mem::replace(&mut front.progress, Progress::AwaitingParse);
-        front.progress = match (progress, message) {
+        let id = front.id;
+        let progress = std::mem::replace(&mut front.progress, Progress::AwaitingClose);
+        let next = match (progress, message) {
             (Progress::Failed(error), _) => Progress::Failed(error),
-            (Progress::AwaitingParse, Message::ParseComplete) => Progress::AwaitingBind,
-            (Progress::AwaitingBind, Message::BindComplete) => Progress::AwaitingDescription,
-            (Progress::AwaitingDescription, Message::RowDescription(body)) => {
+            (Progress::Simple(mut state), message) => {
+                self.on_simple(id, &mut state, tag, message)?;
+                Progress::Simple(state)
+            }
+            (Progress::AwaitingParse { describe_next }, Message::ParseComplete) => {
+                if describe_next {
+                    Progress::AwaitingParameterDescription
+                } else {
+                    Progress::AwaitingBind(None)
+                }
+            }
+            (Progress::AwaitingParameterDescription, Message::ParameterDescription(_)) => {
+                Progress::AwaitingStatementDescription
+            }
+            (Progress::AwaitingStatementDescription, Message::RowDescription(body)) => {
+                let columns = message::columns(&body)?;
+                return self.on_described(columns);
+            }
+            (Progress::AwaitingStatementDescription, Message::NoData) => {
+                return self.on_described(Vec::new());
+            }
+            (Progress::AwaitingBind(columns), Message::BindComplete) => match columns {
+                Some(columns) => Progress::Rows(RawRows::new(columns)),
+                None => Progress::AwaitingPortalDescription,
+            },
+            (Progress::AwaitingPortalDescription, Message::RowDescription(body)) => {
                 Progress::Rows(RawRows::new(message::columns(&body)?))
             }
-            (Progress::AwaitingDescription, Message::NoData) => {
+            (Progress::AwaitingPortalDescription, Message::NoData) => {
                 Progress::Rows(RawRows::new(Vec::new()))
             }
             (Progress::Rows(mut rows), Message::DataRow(body)) => {
                 message::push_data_row(&mut rows, &body)?;
                 Progress::Rows(rows)
             }
-            (Progress::Rows(rows), Message::CommandComplete(body)) => Progress::Complete {
-                rows,
-                tag: message::text(tag, body.tag())?,
-            },
-            (Progress::Rows(rows), Message::EmptyQueryResponse) => Progress::Complete {
-                rows,
+            (Progress::Rows(rows), Message::CommandComplete(body)) => {
+                let tag = message::text(tag, body.tag())?;
+                self.complete_front(rows, tag)
+            }
+            (Progress::Rows(rows), Message::EmptyQueryResponse) => {
+                self.complete_front(rows, String::new())
+            }
+            (Progress::Rows(rows), Message::PortalSuspended) => {
+                let columns = rows.columns().to_vec();
+                self.events.push_back(Event::RowBatch { id, rows });
+                Progress::Suspended(columns)
+            }
+            (Progress::Rows(rows), Message::CopyOutResponse(_)) => Progress::CopyOut(rows),
+            (Progress::CopyOut(rows), Message::CopyData(body)) => {
+                self.events.push_back(Event::CopyData {
+                    id,
+                    data: body.data().to_vec(),
+                });
+                Progress::CopyOut(rows)
+            }
+            (Progress::CopyOut(rows), Message::CopyDone) => Progress::Rows(rows),
+            (Progress::AwaitingClose, Message::CloseComplete) => Progress::Complete {
+                rows: RawRows::default(),
                 tag: String::new(),
             },
-            // The server would wait for COPY data this path never sends (or
-            // stream data nobody reads); refusing is clearer than a hang.
+            // Pipelined messages behind the statement would reach the server
+            // while it waits for COPY data; copy_in exists for this.
             (_, Message::CopyInResponse(_)) => {
                 return Err(ProtocolError::Unsupported {
-                    what: "COPY FROM STDIN through a query",
-                }
-                .into())
-            }
-            (_, Message::CopyOutResponse(_)) => {
-                return Err(ProtocolError::Unsupported {
-                    what: "COPY TO STDOUT through a query",
+                    what: "COPY FROM STDIN through an extended query (use copy_in)",
                 }
                 .into())
             }
             _ => return Err(unexpected),
         };
+        if let Some(front) = self.pending.front_mut() {
+            front.progress = next;
+        }
+        Ok(())
+    }
+
+    /// A portal's Sync is sent only once its rows are done.
+    fn complete_front(&mut self, rows: RawRows, tag: String) -> Progress {
+        if let Some(front) = self.pending.front_mut() {
+            if !front.sync_sent {
+                front.sync_sent = true;
+                request::sync(&mut self.transmit);
+            }
+        }
+        self.release();
+        Progress::Complete { rows, tag }
+    }
+
+    /// The statement's description arrived: cache it and send the Bind,
+    /// asking for text wherever keel's codec does not know the type.
+    fn on_described(&mut self, mut columns: Vec<ColumnDesc>) -> Result<(), Error> {
+        let formats = request::result_formats(&columns);
+        for (column, format) in columns.iter_mut().zip(&formats) {
+            column.format = *format;
+        }
+        let Some(front) = self.pending.front_mut() else {
+            return Err(self.unexpected(b'T'));
+        };
+        let Some(describing) = front.describing.take() else {
+            return Err(self.unexpected(b'T'));
+        };
+        let mut buf = BytesMut::new();
+        request::bind(&describing.name, &describing.params, &formats, &mut buf)?;
+        request::execute(0, &mut buf)?;
+        request::sync(&mut buf);
+        front.sync_sent = true;
+        front.progress = Progress::AwaitingBind(Some(columns.clone()));
+        self.transmit.unsplit(buf);
+        if describing.cache {
+            for name in self.cache.insert(describing.key, describing.name, columns) {
+                self.enqueue_internal(Spec::Close { name });
+            }
+        }
+        self.release();
+        Ok(())
+    }
+
+    fn on_simple(
+        &mut self,
+        id: RequestId,
+        state: &mut SimpleState,
+        tag: u8,
+        message: Message,
+    ) -> Result<(), Error> {
+        match message {
+            Message::RowDescription(body) if !state.copy_out_active => {
+                state.current = Some(RawRows::new(message::columns(&body)?));
+            }
+            Message::DataRow(body) if !state.copy_out_active => {
+                let rows = state.current.as_mut().ok_or_else(|| self.unexpected(tag))?;
+                message::push_data_row(rows, &body)?;
+            }
+            Message::CommandComplete(body) if !state.copy_out_active => {
+                state.results.push(StatementResult {
+                    rows: state.current.take().unwrap_or_default(),
+                    tag: message::text(tag, body.tag())?,
+                });
+            }
+            Message::EmptyQueryResponse if !state.copy_out_active => {
+                state.results.push(StatementResult {
+                    rows: RawRows::default(),
+                    tag: String::new(),
+                });
+            }
+            Message::CopyOutResponse(_) if !state.copy_out_active => state.copy_out_active = true,
+            Message::CopyData(body) if state.copy_out_active => {
+                self.events.push_back(Event::CopyData {
+                    id,
+                    data: body.data().to_vec(),
+                });
+            }
+            Message::CopyDone if state.copy_out_active => state.copy_out_active = false,
+            Message::CopyInResponse(body) if !state.copy_in_active && !state.copy_out_active => {
+                if state.copy_in_allowed {
+                    state.copy_in_active = true;
+                    let mut columns = 0usize;
+                    let mut formats = body.column_formats();
+                    while fallible_iterator::FallibleIterator::next(&mut formats)
+                        .map_err(|e| malformed(tag, e))?
+                        .is_some()
+                    {
+                        columns += 1;
+                    }
+                    self.events.push_back(Event::CopyInReady {
+                        id,
+                        binary: body.format() == 1,
+                        columns,
+                    });
+                } else {
+                    request::copy_fail(
+                        "COPY FROM STDIN needs keel's copy_in, not a simple query",
+                        &mut self.transmit,
+                    )?;
+                }
+            }
+            _ => return Err(self.unexpected(tag)),
+        }
         Ok(())
     }
 
@@ -477,15 +1180,78 @@ impl Connection {
         let Some(front) = self.pending.pop_front() else {
             return Err(self.unexpected(tag));
         };
+        self.transaction_status = status;
         let event = match front.progress {
             Progress::Complete { rows, tag } => Event::QueryComplete {
                 id: front.id,
                 rows,
                 tag,
             },
-            Progress::Failed(error) => Event::QueryFailed {
-                id: front.id,
-                error,
+            Progress::Failed(error) => {
+                if let Some((key, spec)) = front.retry {
+                    // The server lost the statement or its result type
+                    // changed: forget it, and prepare it afresh once, unless
+                    // the failure aborted a transaction block.
+                    if let Some(stale) = self.cache.entries.remove(&key) {
+                        if error.code != "26000" {
+                            self.enqueue_internal(Spec::Close { name: stale.name });
+                        }
+                    }
+                    if front.retry_now && status != TransactionStatus::Failed {
+                        if let Spec::Prepared {
+                            sql,
+                            param_oids,
+                            params,
+                            ..
+                        } = spec
+                        {
+                            let retry = Queued {
+                                id: front.id,
+                                spec: Spec::Prepared {
+                                    sql,
+                                    param_oids,
+                                    params,
+                                    retried: true,
+                                },
+                            };
+                            // Ahead of later requests, behind any Close just queued.
+                            let at = self
+                                .queue
+                                .iter()
+                                .take_while(|q| matches!(q.spec, Spec::Close { .. }))
+                                .count();
+                            self.queue.insert(at, retry);
+                            self.release();
+                            return Ok(());
+                        }
+                    }
+                }
+                Event::QueryFailed {
+                    id: front.id,
+                    error,
+                }
+            }
+            Progress::Simple(state) => match state.error {
+                Some(error) => Event::QueryFailed {
+                    id: front.id,
+                    error,
+                },
+                None if state.copy_in_allowed => {
+                    let tag = state
+                        .results
+                        .last()
+                        .map(|r| r.tag.clone())
+                        .unwrap_or_default();
+                    Event::QueryComplete {
+                        id: front.id,
+                        rows: RawRows::default(),
+                        tag,
+                    }
+                }
+                None => Event::SimpleQueryComplete {
+                    id: front.id,
+                    results: state.results,
+                },
             },
             progress => {
                 return Err(ProtocolError::UnexpectedMessage {
@@ -496,10 +1262,20 @@ impl Connection {
                 .into())
             }
         };
-        self.transaction_status = status;
-        self.events.push_back(event);
+        if !front.internal {
+            self.events.push_back(event);
+        }
+        self.release();
         Ok(())
     }
+}
+
+fn not_suspended() -> Error {
+    ProtocolError::Encode {
+        message: "Execute",
+        reason: "the request is not a suspended portal at the head of the pipeline".into(),
+    }
+    .into()
 }
 
 fn broken(reason: &str) -> Error {

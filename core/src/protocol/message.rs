@@ -6,11 +6,9 @@
 //! much memory, and `len + 1` can overflow `usize` on wasm32), and its errors
 //! do not say which message was bad.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::{self, ErrorFields, Message};
-use postgres_protocol::message::frontend;
-use postgres_protocol::IsNull;
 
 use super::ProtocolError;
 use crate::error::ServerError;
@@ -201,52 +199,4 @@ pub(crate) fn push_data_row(
 
 pub(crate) fn text(tag: u8, value: std::io::Result<&str>) -> Result<String, ProtocolError> {
     value.map(str::to_owned).map_err(|e| malformed(tag, e))
-}
-
-fn encode_error(message: &'static str) -> impl Fn(std::io::Error) -> ProtocolError {
-    move |error| ProtocolError::Encode {
-        message,
-        reason: error.to_string(),
-    }
-}
-
-/// Parse, Bind, Describe, Execute and Sync for one statement, every parameter
-/// and every result column in binary format. Appends to `out` only if every
-/// message encodes, so a failure leaves the outgoing stream intact.
-pub(crate) fn encode_query(
-    sql: &str,
-    param_oids: &[u32],
-    params: &[Option<Vec<u8>>],
-    out: &mut BytesMut,
-) -> Result<(), ProtocolError> {
-    let mut buf = BytesMut::new();
-    frontend::parse("", sql, param_oids.iter().copied(), &mut buf)
-        .map_err(encode_error("Parse"))?;
-    frontend::bind(
-        "",
-        "",
-        [1],
-        params,
-        |param, buf| match param {
-            Some(bytes) => {
-                buf.put_slice(bytes);
-                Ok(IsNull::No)
-            }
-            None => Ok(IsNull::Yes),
-        },
-        [1],
-        &mut buf,
-    )
-    .map_err(|error| ProtocolError::Encode {
-        message: "Bind",
-        reason: match error {
-            frontend::BindError::Conversion(e) => e.to_string(),
-            frontend::BindError::Serialization(e) => e.to_string(),
-        },
-    })?;
-    frontend::describe(b'P', "", &mut buf).map_err(encode_error("Describe"))?;
-    frontend::execute("", 0, &mut buf).map_err(encode_error("Execute"))?;
-    frontend::sync(&mut buf);
-    out.unsplit(buf);
-    Ok(())
 }

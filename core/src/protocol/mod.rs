@@ -16,16 +16,25 @@ mod auth;
 mod client;
 mod config;
 mod connection;
+mod fuzz;
 mod message;
+mod request;
 mod scram;
 mod transport;
 
+#[cfg(test)]
+mod flow_tests;
 #[cfg(test)]
 mod tests;
 
 pub use client::Client;
 pub use config::StartupConfig;
-pub use connection::{BackendKey, Connection, Event, RequestId, TransactionStatus};
+pub use connection::{
+    BackendKey, Connection, Event, RequestId, StatementResult, TransactionStatus,
+    DEFAULT_STATEMENT_CACHE,
+};
+#[doc(hidden)]
+pub use fuzz::fuzz_engine;
 pub use scram::ScramError;
 pub use transport::{MaybeSend, Transport};
 

@@ -12,7 +12,7 @@ use crate::error::{Error, ServerError};
 const SEED: &[u8] = b"0123456789abcdefghij";
 
 /// Builders for backend messages.
-mod server {
+pub(super) mod server {
     pub fn frame(tag: u8, body: &[u8]) -> Vec<u8> {
         let mut out = vec![tag];
         out.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
@@ -137,6 +137,28 @@ mod server {
         frame(b'I', &[])
     }
 
+    /// A statement described before its first execution, then run: what
+    /// the server answers to `send_prepared` (and so to `Client`).
+    pub fn prepared_result(
+        columns: &[(&str, u32)],
+        rows: &[&[Option<&[u8]>]],
+        tag: &str,
+    ) -> Vec<u8> {
+        let mut out = [
+            parse_complete(),
+            frame(b't', &[0, 0]),
+            row_description(columns),
+            bind_complete(),
+        ]
+        .concat();
+        for row in rows {
+            out.extend(data_row(row));
+        }
+        out.extend(command_complete(tag));
+        out.extend(ready(b'I'));
+        out
+    }
+
     /// The usual successful extended-protocol answer to one statement.
     pub fn query_result(columns: &[(&str, u32)], rows: &[&[Option<&[u8]>]], tag: &str) -> Vec<u8> {
         let mut out = [parse_complete(), bind_complete(), row_description(columns)].concat();
@@ -151,7 +173,7 @@ mod server {
 
 /// Splits what the client sent into `(tag, body)` pairs; the untagged
 /// StartupMessage must have been taken off already.
-fn frontend_messages(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+pub(super) fn frontend_messages(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let len = i32::from_be_bytes(bytes[1..5].try_into().unwrap()) as usize;
@@ -161,7 +183,7 @@ fn frontend_messages(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
     out
 }
 
-fn config(password: Option<&str>) -> StartupConfig {
+pub(super) fn config(password: Option<&str>) -> StartupConfig {
     StartupConfig {
         user: "alice".into(),
         password: password.map(Into::into),
@@ -171,22 +193,22 @@ fn config(password: Option<&str>) -> StartupConfig {
     }
 }
 
-fn events(conn: &mut Connection) -> Vec<Event> {
+pub(super) fn events(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
-fn take_transmit(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
+pub(super) fn take_transmit(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
     frontend_messages(&conn.poll_transmit().unwrap_or_default())
 }
 
 /// A connection that has sent its StartupMessage, with that message consumed.
-fn started(password: Option<&str>) -> Connection {
+pub(super) fn started(password: Option<&str>) -> Connection {
     let mut conn = Connection::new(config(password), SEED);
     conn.poll_transmit().expect("StartupMessage");
     conn
 }
 
-fn startup_reply() -> Vec<u8> {
+pub(super) fn startup_reply() -> Vec<u8> {
     [
         server::auth_ok(),
         server::parameter_status("server_version", "15.8"),
@@ -196,7 +218,7 @@ fn startup_reply() -> Vec<u8> {
     .concat()
 }
 
-fn connected() -> Connection {
+pub(super) fn connected() -> Connection {
     let mut conn = started(None);
     conn.handle_input(&startup_reply()).unwrap();
     events(&mut conn);
@@ -1317,14 +1339,14 @@ mod client {
             .is_err());
 
         server
-            .send(server::query_result(
+            .send(server::prepared_result(
                 &[("a", 25)],
                 &[&[Some(b"old")]],
                 "SELECT 1",
             ))
             .unwrap();
         server
-            .send(server::query_result(
+            .send(server::prepared_result(
                 &[("a", 25)],
                 &[&[Some(b"new")]],
                 "SELECT 1",
@@ -1345,7 +1367,7 @@ mod client {
             .iter()
             .map(|(tag, _)| *tag)
             .collect();
-        assert_eq!(tags, b"PBDESPBDESPBDES");
+        assert_eq!(tags, b"PDHBESPDHBESPDH", "described, then bound");
     }
 
     #[tokio::test]
@@ -1362,7 +1384,7 @@ mod client {
             "{error:?}"
         );
         server
-            .send(server::query_result(&[("a", 23)], &[], "SELECT 0"))
+            .send(server::prepared_result(&[("a", 23)], &[], "SELECT 0"))
             .unwrap();
         let rows = client
             .query_raw("SELECT 1 WHERE false", &[], &[])

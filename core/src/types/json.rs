@@ -8,7 +8,10 @@
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use super::{numeric, PgType, Rows, Timestamp, Value};
+use super::composite::{self, Array, ArrayDim, Bound, Range, RecordField};
+use super::datetime::{self, Date, Interval, Time, Timetz};
+use super::net::{self, Inet};
+use super::{numeric, text, PgType, Rows, Timestamp, Value};
 
 /// A JSON literal does not fit the column type it is compared with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,54 +22,265 @@ pub struct ValueFromJsonError {
 
 impl Value {
     /// Converts a JSON literal from a query definition into a value of `ty`.
-    pub fn from_json(json: &serde_json::Value, ty: PgType) -> Result<Value, ValueFromJsonError> {
-        use serde_json::Value as J;
-        let mismatch = || ValueFromJsonError {
-            found: describe(json),
-        };
-        Ok(match (ty, json) {
-            (_, J::Null) => Value::Null,
-            (PgType::Bool, J::Bool(b)) => Value::Bool(*b),
-            (PgType::Int2, J::Number(n)) => Value::Int2(
-                n.as_i64()
-                    .and_then(|v| i16::try_from(v).ok())
-                    .ok_or_else(mismatch)?,
-            ),
-            (PgType::Int4, J::Number(n)) => Value::Int4(
-                n.as_i64()
-                    .and_then(|v| i32::try_from(v).ok())
-                    .ok_or_else(mismatch)?,
-            ),
-            (PgType::Int8, J::Number(n)) => Value::Int8(n.as_i64().ok_or_else(mismatch)?),
-            (PgType::Int8, J::String(s)) => Value::Int8(s.parse().map_err(|_| mismatch())?),
-            (PgType::Float4, J::Number(n)) => {
-                Value::Float4(n.as_f64().ok_or_else(mismatch)? as f32)
+    ///
+    /// Each type takes the JSON its canonical form produces: numbers (or
+    /// strings, for int8 and numeric, to stay exact), strings in ISO forms
+    /// for dates and times, `\\x`-hex strings for bytea, any JSON for
+    /// json/jsonb, arrays (nested for more dimensions) for arrays,
+    /// `{"lower", "upper", "lower_inc", "upper_inc"}` or `{"empty": true}`
+    /// for ranges, and strings for user-defined types (enum labels, or the
+    /// text form of a domain's value). JSON `null` is SQL NULL.
+    pub fn from_json(json: &serde_json::Value, ty: &PgType) -> Result<Value, ValueFromJsonError> {
+        from_json_at(json, ty, 0)
+    }
+}
+
+fn from_json_at(
+    json: &serde_json::Value,
+    ty: &PgType,
+    depth: usize,
+) -> Result<Value, ValueFromJsonError> {
+    use serde_json::Value as J;
+    let mismatch = || ValueFromJsonError {
+        found: describe(json),
+    };
+    if depth > 16 {
+        return Err(mismatch());
+    }
+    let string = || match json {
+        J::String(s) => Ok(s.as_str()),
+        _ => Err(mismatch()),
+    };
+    Ok(match (ty, json) {
+        (_, J::Null) => Value::Null,
+        (PgType::Bool, J::Bool(b)) => Value::Bool(*b),
+        (PgType::Char, J::String(s)) => match s.as_bytes() {
+            [] => Value::Char(0),
+            [b] => Value::Char(*b),
+            _ => return Err(mismatch()),
+        },
+        (PgType::Int2, J::Number(n)) => Value::Int2(
+            n.as_i64()
+                .and_then(|v| i16::try_from(v).ok())
+                .ok_or_else(mismatch)?,
+        ),
+        (PgType::Int4, J::Number(n)) => Value::Int4(
+            n.as_i64()
+                .and_then(|v| i32::try_from(v).ok())
+                .ok_or_else(mismatch)?,
+        ),
+        (PgType::Int8, J::Number(n)) => Value::Int8(n.as_i64().ok_or_else(mismatch)?),
+        (PgType::Int8, J::String(s)) => Value::Int8(s.parse().map_err(|_| mismatch())?),
+        (PgType::Oid, J::Number(n)) => Value::Oid(
+            n.as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(mismatch)?,
+        ),
+        (PgType::Oid, J::String(s)) => Value::Oid(s.parse().map_err(|_| mismatch())?),
+        (PgType::Float4, J::Number(n)) => Value::Float4(n.as_f64().ok_or_else(mismatch)? as f32),
+        (PgType::Float8, J::Number(n)) => Value::Float8(n.as_f64().ok_or_else(mismatch)?),
+        (PgType::Float4 | PgType::Float8, J::String(s)) => {
+            let v = match s.as_str() {
+                "NaN" => f64::NAN,
+                "Infinity" => f64::INFINITY,
+                "-Infinity" => f64::NEG_INFINITY,
+                _ => return Err(mismatch()),
+            };
+            if *ty == PgType::Float4 {
+                Value::Float4(v as f32)
+            } else {
+                Value::Float8(v)
             }
-            (PgType::Float8, J::Number(n)) => Value::Float8(n.as_f64().ok_or_else(mismatch)?),
-            (PgType::Float4 | PgType::Float8, J::String(s)) => {
-                let v = match s.as_str() {
-                    "NaN" => f64::NAN,
-                    "Infinity" => f64::INFINITY,
-                    "-Infinity" => f64::NEG_INFINITY,
-                    _ => return Err(mismatch()),
-                };
-                if ty == PgType::Float4 {
-                    Value::Float4(v as f32)
-                } else {
-                    Value::Float8(v)
+        }
+        (PgType::Numeric, J::String(s)) if numeric::is_valid(s) => Value::Numeric(s.clone()),
+        (PgType::Numeric, J::Number(n)) if numeric::is_valid(&n.to_string()) => {
+            Value::Numeric(n.to_string())
+        }
+        (PgType::Text | PgType::Varchar | PgType::Bpchar | PgType::Name, J::String(s)) => {
+            Value::Text(s.clone())
+        }
+        (PgType::Bytea, J::String(s)) => Value::Bytea(parse_hex_bytea(s).ok_or_else(mismatch)?),
+        (PgType::Uuid, J::String(s)) => Value::Uuid(parse_uuid(s).ok_or_else(mismatch)?),
+        (PgType::Json, any) => Value::Json(any.to_string()),
+        (PgType::Jsonb, any) => Value::Jsonb(any.to_string()),
+        (PgType::Date, _) => Value::Date(Date::parse(string()?).map_err(|_| mismatch())?),
+        (PgType::Time, _) => Value::Time(Time::parse(string()?).map_err(|_| mismatch())?),
+        (PgType::Timetz, _) => Value::Timetz(Timetz::parse(string()?).map_err(|_| mismatch())?),
+        (PgType::Timestamp, _) => {
+            Value::Timestamp(datetime::parse_local_timestamp(string()?).map_err(|_| mismatch())?)
+        }
+        (PgType::Timestamptz, J::String(s)) => {
+            Value::Timestamptz(Timestamp::parse(s).map_err(|_| mismatch())?)
+        }
+        (PgType::Interval, _) => {
+            Value::Interval(Interval::parse(string()?).map_err(|_| mismatch())?)
+        }
+        (PgType::Inet, _) => Value::Inet(Inet::parse(string()?).map_err(|_| mismatch())?),
+        (PgType::Cidr, _) => {
+            let v = Inet::parse(string()?).map_err(|_| mismatch())?;
+            if !v.is_network() {
+                return Err(mismatch());
+            }
+            Value::Cidr(v)
+        }
+        (PgType::Macaddr, _) => {
+            Value::Macaddr(net::parse_macaddr(string()?).map_err(|_| mismatch())?)
+        }
+        (PgType::Array(element), J::Array(_)) => {
+            let mut lens = Vec::new();
+            let mut probe = json;
+            while let J::Array(items) = probe {
+                lens.push(i32::try_from(items.len()).map_err(|_| mismatch())?);
+                match items.first() {
+                    Some(first) => probe = first,
+                    None => break,
                 }
             }
-            (PgType::Numeric, J::String(s)) if numeric::is_valid(s) => Value::Numeric(s.clone()),
-            (PgType::Numeric, J::Number(n)) if numeric::is_valid(&n.to_string()) => {
-                Value::Numeric(n.to_string())
+            if lens == [0] {
+                lens.clear();
             }
-            (PgType::Text | PgType::Varchar, J::String(s)) => Value::Text(s.clone()),
-            (PgType::Timestamptz, J::String(s)) => {
-                Value::Timestamptz(Timestamp::parse(s).map_err(|_| mismatch())?)
+            let mut elements = Vec::new();
+            if !lens.is_empty() {
+                flatten(json, &lens, element, depth, &mut elements).ok_or_else(mismatch)??;
             }
-            _ => return Err(mismatch()),
-        })
+            let array = Array {
+                element: element.as_ref().clone(),
+                dims: lens
+                    .into_iter()
+                    .map(|len| ArrayDim { len, lower: 1 })
+                    .collect(),
+                elements,
+            };
+            array.check_shape().map_err(|_| mismatch())?;
+            Value::Array(array)
+        }
+        (
+            PgType::Int4Range
+            | PgType::Int8Range
+            | PgType::NumRange
+            | PgType::DateRange
+            | PgType::TsRange
+            | PgType::TstzRange,
+            J::Object(map),
+        ) => {
+            let subtype = composite::range_subtype(ty).ok_or_else(mismatch)?;
+            let known = ["empty", "lower", "upper", "lower_inc", "upper_inc"];
+            if map.keys().any(|k| !known.contains(&k.as_str())) {
+                return Err(mismatch());
+            }
+            if map.get("empty") == Some(&J::Bool(true)) {
+                if map.len() != 1 {
+                    return Err(mismatch());
+                }
+                return Ok(Value::Range(Range {
+                    ty: ty.clone(),
+                    bounds: None,
+                }));
+            }
+            let flag = |key: &str, default: bool| match map.get(key) {
+                None => Ok(default),
+                Some(J::Bool(b)) => Ok(*b),
+                Some(_) => Err(mismatch()),
+            };
+            let bound = |key: &str, inclusive: bool| -> Result<Bound, ValueFromJsonError> {
+                match map.get(key) {
+                    None | Some(J::Null) => Ok(Bound::Unbounded),
+                    Some(v) => {
+                        let v = Box::new(from_json_at(v, &subtype, depth + 1)?);
+                        Ok(if inclusive {
+                            Bound::Inclusive(v)
+                        } else {
+                            Bound::Exclusive(v)
+                        })
+                    }
+                }
+            };
+            Value::Range(Range {
+                ty: ty.clone(),
+                bounds: Some((
+                    bound("lower", flag("lower_inc", true)?)?,
+                    bound("upper", flag("upper_inc", false)?)?,
+                )),
+            })
+        }
+        (PgType::Record, J::Array(items)) => Value::Record(
+            items
+                .iter()
+                .map(|item| {
+                    let ty = match item {
+                        J::Null => None,
+                        J::Bool(_) => Some(PgType::Bool),
+                        J::Number(n) if n.is_i64() => Some(PgType::Int8),
+                        J::Number(_) => Some(PgType::Numeric),
+                        J::String(_) => Some(PgType::Text),
+                        J::Array(_) | J::Object(_) => Some(PgType::Jsonb),
+                    };
+                    let value = match &ty {
+                        Some(ty) => from_json_at(item, ty, depth + 1)?,
+                        None => Value::Null,
+                    };
+                    Ok(RecordField {
+                        oid: ty.map_or(0, |t| t.oid()),
+                        value,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        (PgType::Named(_), J::String(s)) => Value::Text(s.clone()),
+        (PgType::Named(_), J::Number(n)) => Value::Text(n.to_string()),
+        (PgType::Named(_), J::Bool(b)) => Value::Text(b.to_string()),
+        _ => return Err(mismatch()),
+    })
+}
+
+/// Appends the elements of a rectangular nested JSON array; the outer
+/// `None` means the nesting is ragged.
+fn flatten(
+    json: &serde_json::Value,
+    lens: &[i32],
+    element: &PgType,
+    depth: usize,
+    out: &mut Vec<Value>,
+) -> Option<Result<(), ValueFromJsonError>> {
+    match (lens.split_first(), json) {
+        (None, serde_json::Value::Array(_)) => None,
+        (None, leaf) => Some(from_json_at(leaf, element, depth + 1).map(|v| out.push(v))),
+        (Some((len, inner)), serde_json::Value::Array(items)) => {
+            if i32::try_from(items.len()).ok()? != *len {
+                return None;
+            }
+            for item in items {
+                if let Err(e) = flatten(item, inner, element, depth, out)? {
+                    return Some(Err(e));
+                }
+            }
+            Some(Ok(()))
+        }
+        (Some(_), _) => None,
     }
+}
+
+fn parse_hex_bytea(text: &str) -> Option<Vec<u8>> {
+    let hex = text.strip_prefix("\\x")?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    let hex: String = text.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 fn describe(json: &serde_json::Value) -> String {
@@ -108,12 +322,141 @@ impl Serialize for Value {
             Value::Bool(v) => s.serialize_bool(*v),
             Value::Int2(v) => s.serialize_i16(*v),
             Value::Int4(v) => s.serialize_i32(*v),
+            Value::Oid(v) => s.serialize_u32(*v),
             Value::Int8(v) => s.collect_str(v),
             Value::Float4(v) => float_json(f64::from(*v), s),
             Value::Float8(v) => float_json(*v, s),
             Value::Numeric(v) | Value::Text(v) => s.serialize_str(v),
             Value::Timestamptz(v) => s.collect_str(v),
+            Value::Timestamp(v) => {
+                let utc = v.to_string();
+                s.serialize_str(utc.strip_suffix('Z').unwrap_or(&utc))
+            }
+            Value::Json(v) | Value::Jsonb(v) => {
+                match serde_json::from_str::<serde_json::Value>(v) {
+                    Ok(doc) => doc.serialize(s),
+                    Err(_) => s.serialize_str(v),
+                }
+            }
+            Value::Interval(iv) => s.serialize_str(&interval_iso(*iv)),
+            Value::Array(array) => {
+                let lens: Vec<usize> = array
+                    .dims
+                    .iter()
+                    .map(|d| usize::try_from(d.len).unwrap_or(0))
+                    .collect();
+                NestedRef {
+                    lens: &lens,
+                    elements: &array.elements,
+                }
+                .serialize(s)
+            }
+            Value::Range(range) => {
+                let Some((lower, upper)) = &range.bounds else {
+                    let mut map = s.serialize_map(Some(1))?;
+                    map.serialize_entry("empty", &true)?;
+                    return map.end();
+                };
+                let mut map = s.serialize_map(Some(4))?;
+                for (key, inc_key, bound) in
+                    [("lower", "lower_inc", lower), ("upper", "upper_inc", upper)]
+                {
+                    match bound {
+                        Bound::Unbounded => {
+                            map.serialize_entry(key, &Value::Null)?;
+                            map.serialize_entry(inc_key, &false)?;
+                        }
+                        Bound::Inclusive(v) | Bound::Exclusive(v) => {
+                            map.serialize_entry(key, v.as_ref())?;
+                            map.serialize_entry(inc_key, &matches!(bound, Bound::Inclusive(_)))?;
+                        }
+                    }
+                }
+                map.end()
+            }
+            Value::Record(fields) => {
+                let mut seq = s.serialize_seq(Some(fields.len()))?;
+                for field in fields {
+                    seq.serialize_element(&field.value)?;
+                }
+                seq.end()
+            }
+            Value::Char(_)
+            | Value::Bytea(_)
+            | Value::Uuid(_)
+            | Value::Date(_)
+            | Value::Time(_)
+            | Value::Timetz(_)
+            | Value::Inet(_)
+            | Value::Cidr(_)
+            | Value::Macaddr(_) => s.serialize_str(&text::render(self).unwrap_or_default()),
         }
+    }
+}
+
+/// ISO 8601, each field with its own sign as PostgreSQL allows (`P1Y-2M3DT4H5M6.5S`).
+fn interval_iso(iv: Interval) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("P");
+    let (years, months) = (iv.months / 12, iv.months % 12);
+    for (v, unit) in [(years, 'Y'), (months, 'M'), (iv.days, 'D')] {
+        if v != 0 {
+            let _ = write!(out, "{v}{unit}");
+        }
+    }
+    if iv.micros != 0 || out.len() == 1 {
+        out.push('T');
+        let sign = if iv.micros < 0 { "-" } else { "" };
+        let abs = iv.micros.unsigned_abs();
+        let (hours, minutes) = (abs / 3_600_000_000, abs / 60_000_000 % 60);
+        let (secs, frac) = (abs / 1_000_000 % 60, abs % 1_000_000);
+        if hours != 0 {
+            let _ = write!(out, "{sign}{hours}H");
+        }
+        if minutes != 0 {
+            let _ = write!(out, "{sign}{minutes}M");
+        }
+        if secs != 0 || frac != 0 || (hours == 0 && minutes == 0) {
+            let _ = write!(out, "{sign}{secs}");
+            if frac != 0 {
+                let digits = format!("{frac:06}");
+                let _ = write!(out, ".{}", digits.trim_end_matches('0'));
+            }
+            out.push('S');
+        }
+    }
+    out
+}
+
+struct NestedRef<'a> {
+    lens: &'a [usize],
+    elements: &'a [Value],
+}
+
+impl Serialize for NestedRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some((len, inner)) = self
+            .lens
+            .split_first()
+            .filter(|_| !self.elements.is_empty())
+        else {
+            return s.serialize_seq(Some(0))?.end();
+        };
+        let stride: usize = inner.iter().product();
+        let mut seq = s.serialize_seq(Some(*len))?;
+        for i in 0..*len {
+            if inner.is_empty() {
+                seq.serialize_element(self.elements.get(i).unwrap_or(&Value::Null))?;
+            } else {
+                let start = (i * stride).min(self.elements.len());
+                let end = (start + stride).min(self.elements.len());
+                seq.serialize_element(&NestedRef {
+                    lens: inner,
+                    elements: &self.elements[start..end],
+                })?;
+            }
+        }
+        seq.end()
     }
 }
 
@@ -147,26 +490,96 @@ mod tests {
     #[test]
     fn literals_convert_by_column_type() {
         assert_eq!(
-            Value::from_json(&json!(5), PgType::Int4),
+            Value::from_json(&json!(5), &PgType::Int4),
             Ok(Value::Int4(5))
         );
         assert_eq!(
-            Value::from_json(&json!("9007199254740993"), PgType::Int8),
+            Value::from_json(&json!("9007199254740993"), &PgType::Int8),
             Ok(Value::Int8(9_007_199_254_740_993))
         );
         assert_eq!(
-            Value::from_json(&json!("0.10"), PgType::Numeric),
+            Value::from_json(&json!("0.10"), &PgType::Numeric),
             Ok(Value::Numeric("0.10".into()))
         );
         assert_eq!(
-            Value::from_json(&json!(null), PgType::Text),
+            Value::from_json(&json!(null), &PgType::Text),
             Ok(Value::Null)
         );
-        let err = Value::from_json(&json!("abc"), PgType::Int4).unwrap_err();
+        let err = Value::from_json(&json!("abc"), &PgType::Int4).unwrap_err();
         assert_eq!(err.found, "string \"abc\"");
-        assert!(Value::from_json(&json!(3_000_000_000i64), PgType::Int4).is_err());
-        assert!(Value::from_json(&json!(1.5), PgType::Int8).is_err());
-        assert!(Value::from_json(&json!("1e3"), PgType::Numeric).is_err());
+        assert!(Value::from_json(&json!(3_000_000_000i64), &PgType::Int4).is_err());
+        assert!(Value::from_json(&json!(1.5), &PgType::Int8).is_err());
+        assert!(Value::from_json(&json!("1e3"), &PgType::Numeric).is_err());
+    }
+
+    #[test]
+    fn literals_for_every_other_type() {
+        let j = |v: serde_json::Value, ty: &str| {
+            let ty: PgType = serde_json::from_value(json!(ty)).unwrap();
+            Value::from_json(&v, &ty)
+        };
+        let text = |v: serde_json::Value, ty: &str| j(v, ty).unwrap().to_pg_text().unwrap();
+        assert_eq!(text(json!("\\x00ff"), "bytea"), "\\x00ff");
+        assert_eq!(
+            text(json!("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), "uuid"),
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        );
+        assert_eq!(text(json!({"a": [1, null]}), "jsonb"), r#"{"a":[1,null]}"#);
+        assert_eq!(text(json!("0044-03-15 BC"), "date"), "0044-03-15 BC");
+        assert_eq!(
+            text(json!("2024-01-02 03:04:05.5"), "timestamp"),
+            "2024-01-02 03:04:05.5"
+        );
+        assert_eq!(text(json!("10:00:00+05:30"), "timetz"), "10:00:00+05:30");
+        assert_eq!(
+            text(json!("P1Y2M3DT4H5M6S"), "interval"),
+            "1 year 2 mons 3 days 04:05:06"
+        );
+        assert_eq!(text(json!("10.0.0.0/8"), "cidr"), "10.0.0.0/8");
+        assert!(j(json!("10.0.0.1/8"), "cidr").is_err(), "host bits set");
+        assert_eq!(
+            text(json!([[1, 2], [null, 4]]), "int4[]"),
+            "{{1,2},{NULL,4}}"
+        );
+        assert!(j(json!([[1, 2], [3]]), "int4[]").is_err(), "ragged");
+        assert_eq!(text(json!([]), "text[]"), "{}");
+        assert_eq!(text(json!({"lower": 1, "upper": 5}), "int4range"), "[1,5)");
+        assert_eq!(text(json!({"empty": true}), "daterange"), "empty");
+        assert!(j(json!({"lower": 1, "nope": 2}), "int4range").is_err());
+        assert_eq!(j(json!("happy"), "mood"), Ok(Value::Text("happy".into())));
+        assert_eq!(j(json!(5), "posint"), Ok(Value::Text("5".into())));
+        assert_eq!(text(json!(["a", 1]), "record"), "(a,1)");
+    }
+
+    #[test]
+    fn canonical_json_of_structured_values() {
+        let value =
+            Value::from_json(&json!([[1, null]]), &PgType::Array(Box::new(PgType::Int8))).unwrap();
+        assert_eq!(serde_json::to_string(&value).unwrap(), r#"[["1",null]]"#);
+        let range = Value::from_json(
+            &json!({"lower": "2024-01-01", "lower_inc": false}),
+            &PgType::DateRange,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&range).unwrap(),
+            r#"{"lower":"2024-01-01","lower_inc":false,"upper":null,"upper_inc":false}"#
+        );
+        let iv = Value::Interval(Interval {
+            months: 14,
+            days: -3,
+            micros: -3_723_500_000,
+        });
+        assert_eq!(
+            serde_json::to_string(&iv).unwrap(),
+            r#""P1Y2M-3DT-1H-2M-3.5S""#
+        );
+        assert_eq!(
+            Value::from_json(&json!("P1Y2M-3DT-1H-2M-3.5S"), &PgType::Interval),
+            Ok(iv)
+        );
+        let doc = Value::Jsonb(r#"{"a": [1, 2]}"#.into());
+        assert_eq!(serde_json::to_string(&doc).unwrap(), r#"{"a":[1,2]}"#);
     }
 
     #[test]

@@ -3,12 +3,23 @@
 //! Parameters are encoded and result cells decoded in binary format, here and
 //! only here, so every driver produces the same values from the same bytes.
 
+mod binary;
+mod composite;
+mod datetime;
+mod fuzz;
 mod json;
+mod net;
 mod numeric;
 mod pg_type;
+mod text;
 mod timestamp;
 
+pub use composite::{Array, ArrayDim, Bound, Range, RecordField};
+pub use datetime::{Date, Interval, Time, Timetz};
+#[doc(hidden)]
+pub use fuzz::fuzz_decode;
 pub use json::ValueFromJsonError;
+pub use net::Inet;
 pub use pg_type::PgType;
 pub use timestamp::Timestamp;
 
@@ -16,19 +27,42 @@ use crate::rows::RawRows;
 
 /// A decoded (or to-be-bound) PostgreSQL value.
 ///
-/// `Numeric` keeps the exact decimal text: no binary float ever touches it.
+/// Every variant keeps what PostgreSQL sent without loss: `Numeric` is the
+/// exact decimal text, `Json`/`Jsonb` the document text, `Interval` its three
+/// fields. A cell of a type the codec does not know arrives in text format
+/// and decodes to `Text`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
     Bool(bool),
+    /// The one-byte `"char"` type.
+    Char(u8),
     Int2(i16),
     Int4(i32),
     Int8(i64),
+    Oid(u32),
     Float4(f32),
     Float8(f64),
     Numeric(String),
+    /// text, varchar, bpchar, name, and any type received in text format.
     Text(String),
+    Bytea(Vec<u8>),
+    Uuid([u8; 16]),
+    Json(String),
+    Jsonb(String),
+    Date(Date),
+    Time(Time),
+    Timetz(Timetz),
+    Timestamp(Timestamp),
     Timestamptz(Timestamp),
+    Interval(Interval),
+    Inet(Inet),
+    Cidr(Inet),
+    Macaddr([u8; 6]),
+    Array(Array),
+    Range(Range),
+    /// An anonymous record; each field keeps the type OID the server sent.
+    Record(Vec<RecordField>),
 }
 
 /// A value could not be encoded for the wire.
@@ -42,14 +76,12 @@ pub struct EncodeError {
 /// A result cell could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("column {column:?}: type OID {oid} is not supported yet")]
+    #[error("column {column:?}: type OID {oid} is not supported in binary format")]
     UnsupportedType { column: String, oid: u32 },
-    #[error("column {column:?}: the server sent text format where binary was requested")]
-    TextFormat { column: String },
     #[error("column {column:?} ({ty}): {reason}")]
     Invalid {
         column: String,
-        ty: &'static str,
+        ty: String,
         reason: String,
     },
     #[error("result columns {found:?} do not match the statement's columns {expected:?}")]
@@ -62,54 +94,51 @@ pub enum DecodeError {
 impl Value {
     /// Binary wire encoding; `None` is SQL NULL.
     pub fn encode_binary(&self) -> Result<Option<Vec<u8>>, EncodeError> {
-        Ok(Some(match self {
-            Value::Null => return Ok(None),
-            Value::Bool(v) => vec![u8::from(*v)],
-            Value::Int2(v) => v.to_be_bytes().to_vec(),
-            Value::Int4(v) => v.to_be_bytes().to_vec(),
-            Value::Int8(v) => v.to_be_bytes().to_vec(),
-            Value::Float4(v) => v.to_be_bytes().to_vec(),
-            Value::Float8(v) => v.to_be_bytes().to_vec(),
-            Value::Numeric(text) => numeric::encode(text).map_err(|reason| EncodeError {
-                value: format!("{text:?}"),
-                reason,
-            })?,
-            Value::Text(v) => v.as_bytes().to_vec(),
-            Value::Timestamptz(ts) => ts.to_micros().to_be_bytes().to_vec(),
-        }))
+        if *self == Value::Null {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        binary::encode(self, &mut out).map_err(|reason| EncodeError {
+            value: describe_for_error(self),
+            reason,
+        })?;
+        Ok(Some(out))
     }
 
     /// Decodes one binary cell of type `ty`. Errors are plain reasons; the
     /// caller adds the column.
-    pub fn decode_binary(ty: PgType, bytes: &[u8]) -> Result<Value, String> {
-        Ok(match ty {
-            PgType::Bool => match bytes {
-                [0] => Value::Bool(false),
-                [1] => Value::Bool(true),
-                _ => return Err(format!("invalid bool bytes {bytes:?}")),
-            },
-            PgType::Int2 => Value::Int2(i16::from_be_bytes(fixed(bytes)?)),
-            PgType::Int4 => Value::Int4(i32::from_be_bytes(fixed(bytes)?)),
-            PgType::Int8 => Value::Int8(i64::from_be_bytes(fixed(bytes)?)),
-            PgType::Float4 => Value::Float4(f32::from_be_bytes(fixed(bytes)?)),
-            PgType::Float8 => Value::Float8(f64::from_be_bytes(fixed(bytes)?)),
-            PgType::Numeric => Value::Numeric(numeric::decode(bytes)?),
-            PgType::Text | PgType::Varchar => Value::Text(
-                std::str::from_utf8(bytes)
-                    .map_err(|e| format!("invalid UTF-8: {e}"))?
-                    .to_owned(),
-            ),
-            PgType::Timestamptz => {
-                Value::Timestamptz(Timestamp::from_micros(i64::from_be_bytes(fixed(bytes)?)))
-            }
-        })
+    pub fn decode_binary(ty: &PgType, bytes: &[u8]) -> Result<Value, String> {
+        binary::decode(ty, bytes)
+    }
+
+    /// The type this value is bound as, when it can tell (arrays and ranges
+    /// carry their element type; `Null` and `Text` cannot say).
+    pub fn pg_type(&self) -> Option<PgType> {
+        binary::type_of(self)
+    }
+
+    /// The server's text rendering of this value (its output function, with
+    /// `DateStyle = ISO`, `IntervalStyle = postgres`, `TimeZone = UTC`,
+    /// `bytea_output = hex`); `None` for NULL. `inet`/`cidr` differ only in
+    /// whether a full-length prefix is shown.
+    pub fn to_pg_text(&self) -> Option<String> {
+        text::render(self)
     }
 }
 
-fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], String> {
-    bytes
-        .try_into()
-        .map_err(|_| format!("expected {N} bytes, got {}", bytes.len()))
+/// Secrets may travel as parameters, so errors show the kind of value and at
+/// most a short prefix of it.
+fn describe_for_error(value: &Value) -> String {
+    let mut shown = format!("{value:?}");
+    if shown.len() > 60 {
+        let cut = (0..=60)
+            .rev()
+            .find(|i| shown.is_char_boundary(*i))
+            .unwrap_or(0);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    shown
 }
 
 /// Decoded rows, with the column names in select order.
@@ -132,30 +161,40 @@ impl Rows {
         }
         let mut types = Vec::with_capacity(raw.columns().len());
         for column in raw.columns() {
-            let ty =
-                PgType::from_oid(column.type_oid).ok_or_else(|| DecodeError::UnsupportedType {
-                    column: column.name.clone(),
-                    oid: column.type_oid,
-                })?;
-            if column.format != 1 {
-                return Err(DecodeError::TextFormat {
-                    column: column.name.clone(),
-                });
-            }
+            // Text format is how unknown types travel; their text is the value.
+            let ty = if column.format == 0 {
+                None
+            } else {
+                Some(PgType::from_oid(column.type_oid).ok_or_else(|| {
+                    DecodeError::UnsupportedType {
+                        column: column.name.clone(),
+                        oid: column.type_oid,
+                    }
+                })?)
+            };
             types.push(ty);
         }
         let mut rows = Vec::with_capacity(raw.len());
         for raw_row in raw.iter() {
             let mut row = Vec::with_capacity(types.len());
             for (index, ty) in types.iter().enumerate() {
-                let value = match raw_row.get(index) {
-                    None => Value::Null,
-                    Some(bytes) => {
-                        Value::decode_binary(*ty, bytes).map_err(|reason| DecodeError::Invalid {
+                let value = match (raw_row.get(index), ty) {
+                    (None, _) => Value::Null,
+                    (Some(bytes), Some(ty)) => {
+                        Value::decode_binary(ty, bytes).map_err(|reason| DecodeError::Invalid {
                             column: found[index].clone(),
                             ty: ty.name(),
                             reason,
                         })?
+                    }
+                    (Some(bytes), None) => {
+                        Value::Text(String::from_utf8(bytes.to_vec()).map_err(|e| {
+                            DecodeError::Invalid {
+                                column: found[index].clone(),
+                                ty: "text format".into(),
+                                reason: format!("invalid UTF-8: {e}"),
+                            }
+                        })?)
                     }
                 };
                 row.push(value);
@@ -181,7 +220,7 @@ mod tests {
 
     fn roundtrip(ty: PgType, value: Value) {
         let bytes = value.encode_binary().unwrap().unwrap();
-        assert_eq!(Value::decode_binary(ty, &bytes).unwrap(), value, "{ty}");
+        assert_eq!(Value::decode_binary(&ty, &bytes).unwrap(), value, "{ty}");
     }
 
     #[test]
@@ -202,11 +241,11 @@ mod tests {
 
     #[test]
     fn bad_lengths_are_errors_not_panics() {
-        assert!(Value::decode_binary(PgType::Int4, &[0, 1]).is_err());
-        assert!(Value::decode_binary(PgType::Int8, &[]).is_err());
-        assert!(Value::decode_binary(PgType::Bool, &[2]).is_err());
-        assert!(Value::decode_binary(PgType::Text, &[0xff, 0xfe]).is_err());
-        assert!(Value::decode_binary(PgType::Timestamptz, &[1; 9]).is_err());
+        assert!(Value::decode_binary(&PgType::Int4, &[0, 1]).is_err());
+        assert!(Value::decode_binary(&PgType::Int8, &[]).is_err());
+        assert!(Value::decode_binary(&PgType::Bool, &[2]).is_err());
+        assert!(Value::decode_binary(&PgType::Text, &[0xff, 0xfe]).is_err());
+        assert!(Value::decode_binary(&PgType::Timestamptz, &[1; 9]).is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ const NEGATIVE: u16 = 0x4000;
 const NAN: u16 = 0xC000;
 const POS_INFINITY: u16 = 0xD000;
 const NEG_INFINITY: u16 = 0xF000;
+const INFINITY_DSCALE: u16 = 0x20;
 /// PostgreSQL's NUMERIC_MAX_DISPLAY_SCALE bound on dscale.
 const MAX_DSCALE: u16 = 0x3FFF;
 
@@ -58,19 +59,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<String, String> {
 
     let weight = i32::from(weight);
     let mut out = String::new();
-    if sign == NEGATIVE {
-        out.push('-');
-    }
     if weight < 0 {
         out.push('0');
     } else {
+        // PostgreSQL never sends leading zero groups, but a hostile peer
+        // may; trimming keeps one canonical text per value.
+        let mut int_part = String::with_capacity(4 * (weight as usize + 1));
         for i in 0..=weight {
-            if i == 0 {
-                out.push_str(&group(i).to_string());
-            } else {
-                out.push_str(&format!("{:04}", group(i)));
-            }
+            int_part.push_str(&format!("{:04}", group(i)));
         }
+        let trimmed = int_part.trim_start_matches('0');
+        out.push_str(if trimmed.is_empty() { "0" } else { trimmed });
     }
     if dscale > 0 {
         out.push('.');
@@ -82,6 +81,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<String, String> {
         }
         frac.truncate(usize::from(dscale));
         out.push_str(&frac);
+    }
+    // PostgreSQL has no negative zero; only a hostile peer sends one.
+    if sign == NEGATIVE && out.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        out.insert(0, '-');
     }
     Ok(out)
 }
@@ -98,6 +101,11 @@ pub(crate) fn encode(text: &str) -> Result<Vec<u8>, String> {
     if let Some(sign) = special {
         let mut out = vec![0u8; 8];
         out[4..6].copy_from_slice(&sign.to_be_bytes());
+        // PostgreSQL 14+ sends the infinities with dscale 32 (header bits it
+        // reads as a scale); matching it keeps re-encoding byte-identical.
+        if sign != NAN {
+            out[6..8].copy_from_slice(&INFINITY_DSCALE.to_be_bytes());
+        }
         return Ok(out);
     }
     let (negative, unsigned) = match text.as_bytes().first() {
@@ -219,5 +227,18 @@ mod tests {
         assert!(decode(&[0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10]).is_err());
         assert!(decode(&[0xff, 0xff, 0, 0, 0, 0, 0, 0]).is_err());
         assert!(decode(&[0, 0, 0, 0, 0x12, 0x34, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn leading_zero_groups_are_not_printed() {
+        // Found by the decode fuzzer: weight 1 with a leading zero group.
+        let bytes = [0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0x13, 0x88];
+        assert_eq!(decode(&bytes).unwrap(), "5000");
+        assert_eq!(decode(&encode("5000").unwrap()).unwrap(), "5000");
+        // And a negative sign on zero digits.
+        assert_eq!(
+            decode(&[0, 1, 0xff, 0xff, 0x40, 0, 0, 2, 0, 0]).unwrap(),
+            "0.00"
+        );
     }
 }

@@ -4,9 +4,11 @@
 //! `civil_from_days`, exact for every date PostgreSQL can hold.
 
 /// Days between 1970-01-01 and PostgreSQL's epoch, 2000-01-01.
-const PG_EPOCH_DAYS_FROM_UNIX: i64 = 10_957;
-const MICROS_PER_DAY: i64 = 86_400_000_000;
+pub(crate) const PG_EPOCH_DAYS_FROM_UNIX: i64 = 10_957;
+pub(crate) const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// A `timestamp` or `timestamptz`: the wire form is the same; only the
+/// meaning (UTC instant or wall-clock reading) differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timestamp {
     NegInfinity,
@@ -140,11 +142,11 @@ impl std::fmt::Display for Timestamp {
     }
 }
 
-fn is_leap(year: i64) -> bool {
+pub(crate) fn is_leap(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
@@ -153,7 +155,7 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -163,7 +165,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -1,0 +1,269 @@
+//! PostgreSQL's text output for every value, byte for byte.
+//!
+//! This is what `psql` would show under `DateStyle = ISO`, `IntervalStyle =
+//! postgres`, `TimeZone = UTC`, `bytea_output = hex` and the default
+//! `extra_float_digits = 1`. The differential type test compares it with
+//! the server's own output, which is how the decoders are checked.
+
+use std::fmt::Write as _;
+
+use super::composite::{Array, Bound, Range, RecordField};
+use super::datetime::{date_text, interval_text, timestamp_text, timetz_text, write_time_of_day};
+use super::net::macaddr_text;
+use super::Value;
+
+pub(crate) fn render(value: &Value) -> Option<String> {
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(v) => if *v { "t" } else { "f" }.into(),
+        Value::Char(0) => String::new(),
+        Value::Char(c) if *c >= 0x80 => format!("\\{c:03o}"),
+        Value::Char(c) => char::from(*c).to_string(),
+        Value::Int2(v) => v.to_string(),
+        Value::Int4(v) => v.to_string(),
+        Value::Int8(v) => v.to_string(),
+        Value::Oid(v) => v.to_string(),
+        Value::Float4(v) => float_text(f64::from(*v), &format!("{v:e}"), 6),
+        Value::Float8(v) => float_text(*v, &format!("{v:e}"), 15),
+        Value::Numeric(v) | Value::Text(v) | Value::Json(v) | Value::Jsonb(v) => v.clone(),
+        Value::Bytea(bytes) => {
+            let mut out = String::with_capacity(2 + bytes.len() * 2);
+            out.push_str("\\x");
+            for b in bytes {
+                let _ = write!(out, "{b:02x}");
+            }
+            out
+        }
+        Value::Uuid(b) => {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            )
+        }
+        Value::Date(d) => date_text(*d),
+        Value::Time(t) => {
+            let mut out = String::new();
+            write_time_of_day(&mut out, t.micros);
+            out
+        }
+        Value::Timetz(t) => timetz_text(*t),
+        Value::Timestamp(ts) => timestamp_text(*ts, false),
+        Value::Timestamptz(ts) => timestamp_text(*ts, true),
+        Value::Interval(iv) => interval_text(*iv),
+        Value::Inet(v) => v.text(false),
+        Value::Cidr(v) => v.text(true),
+        Value::Macaddr(m) => macaddr_text(m),
+        Value::Array(a) => array_text(a),
+        Value::Range(r) => range_text(r),
+        Value::Record(fields) => record_text(fields),
+    })
+}
+
+/// PostgreSQL's shortest-exact float output: the shortest digits that read
+/// back to the same float, in fixed notation for decimal exponents in
+/// `-4..fixed_below` and `1.5e+20` style otherwise. `sci` is Rust's `{:e}`
+/// rendering, which carries the same shortest digits.
+fn float_text(v: f64, sci: &str, fixed_below: i32) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let (negative, sci) = match sci.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, sci),
+    };
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut out = String::with_capacity(digits.len() + 8);
+    if negative {
+        out.push('-');
+    }
+    if (-4..fixed_below).contains(&exp) {
+        if exp < 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+            out.push_str(&digits);
+        } else {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                out.extend(std::iter::repeat_n('0', int_len - digits.len()));
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    }
+    out
+}
+
+fn is_array_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+fn array_element(out: &mut String, value: &Value) {
+    let Some(text) = render(value) else {
+        out.push_str("NULL");
+        return;
+    };
+    let needs_quotes = text.is_empty()
+        || text.eq_ignore_ascii_case("NULL")
+        || text
+            .chars()
+            .any(|c| matches!(c, '{' | '}' | '"' | '\\' | ',') || is_array_space(c));
+    if !needs_quotes {
+        out.push_str(&text);
+        return;
+    }
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+fn array_text(array: &Array) -> String {
+    let mut out = String::new();
+    if array.dims.is_empty() || array.elements.is_empty() {
+        return "{}".into();
+    }
+    if array.dims.iter().any(|d| d.lower != 1) {
+        for d in &array.dims {
+            let upper = i64::from(d.lower) + i64::from(d.len) - 1;
+            let _ = write!(out, "[{}:{upper}]", d.lower);
+        }
+        out.push('=');
+    }
+    let lens: Vec<usize> = array
+        .dims
+        .iter()
+        .map(|d| usize::try_from(d.len).unwrap_or(0))
+        .collect();
+    let mut next = 0;
+    nest(&mut out, &lens, &array.elements, &mut next);
+    out
+}
+
+fn nest(out: &mut String, lens: &[usize], elements: &[Value], next: &mut usize) {
+    let Some((len, inner)) = lens.split_first() else {
+        if let Some(value) = elements.get(*next) {
+            array_element(out, value);
+        }
+        *next += 1;
+        return;
+    };
+    out.push('{');
+    for i in 0..*len {
+        if i > 0 {
+            out.push(',');
+        }
+        nest(out, inner, elements, next);
+    }
+    out.push('}');
+}
+
+/// Range bounds and record fields share one quoting rule: quote when empty
+/// or when holding a delimiter or space, doubling `"` and `\`.
+fn composite_element(out: &mut String, text: &str, specials: &[char]) {
+    let needs_quotes = text.is_empty()
+        || text
+            .chars()
+            .any(|c| specials.contains(&c) || c.is_ascii_whitespace() || c == '\x0b');
+    if !needs_quotes {
+        out.push_str(text);
+        return;
+    }
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+fn range_text(range: &Range) -> String {
+    let Some((lower, upper)) = &range.bounds else {
+        return "empty".into();
+    };
+    let specials = ['"', '\\', '(', ')', '[', ']', ','];
+    let mut out = String::new();
+    let bound = |out: &mut String, b: &Bound| {
+        if let Bound::Inclusive(v) | Bound::Exclusive(v) = b {
+            composite_element(out, &render(v).unwrap_or_default(), &specials);
+        }
+    };
+    out.push(if matches!(lower, Bound::Inclusive(_)) {
+        '['
+    } else {
+        '('
+    });
+    bound(&mut out, lower);
+    out.push(',');
+    bound(&mut out, upper);
+    out.push(if matches!(upper, Bound::Inclusive(_)) {
+        ']'
+    } else {
+        ')'
+    });
+    out
+}
+
+fn record_text(fields: &[RecordField]) -> String {
+    let specials = ['"', '\\', '(', ')', ','];
+    let mut out = String::from("(");
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if let Some(text) = render(&field.value) {
+            composite_element(&mut out, &text, &specials);
+        }
+    }
+    out.push(')');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_match_postgres_shortest_output() {
+        let f8 = |v: f64| render(&Value::Float8(v)).unwrap();
+        let f4 = |v: f32| render(&Value::Float4(v)).unwrap();
+        assert_eq!(f8(1e-300), "1e-300");
+        assert_eq!(f8(0.1), "0.1");
+        assert_eq!(f8(123456789012345.0), "123456789012345");
+        assert_eq!(f8(1e15), "1e+15");
+        assert_eq!(f8(-0.0001), "-0.0001");
+        assert_eq!(f8(0.00001), "1e-05");
+        assert_eq!(f8(f64::NAN), "NaN");
+        assert_eq!(f4(100000.0), "100000");
+        assert_eq!(f4(1000000.0), "1e+06");
+        assert_eq!(f4(1.1), "1.1");
+    }
+}
