@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use crate::compile::{compile, Statement};
+use crate::compile::{compile, compile_plan, CompileError, Load, Statement};
 use crate::driver::Driver;
 use crate::error::Result;
 use crate::query::Query;
 use crate::schema::Schema;
-use crate::types::Rows;
+use crate::types::{Array, ArrayDim, PgType, Rows, Value};
 
 /// Runs query definitions against a database through any [`Driver`].
 ///
@@ -54,4 +54,138 @@ impl<D: Driver> Db<D> {
         let raw = self.driver.query(statement).await?;
         Ok(Rows::decode(&statement.columns, &raw)?)
     }
+}
+
+/// The rows of an eager-loading plan: the root's rows, then per relation the
+/// rows loaded for all the parents at once (one statement per level).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlanRows {
+    pub rows: Rows,
+    pub loads: Vec<LoadedRelation>,
+}
+
+/// One relation level: child rows whose `child_key` column matches the
+/// parent rows' `parent_key` column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedRelation {
+    pub relation: String,
+    pub parent_key: String,
+    pub child_key: String,
+    pub rows: PlanRows,
+}
+
+impl<D: Driver> Db<D> {
+    /// Runs an eager-loading query: the root, then one `= ANY($1)` statement
+    /// per relation level with the keys of all parent rows. A level whose
+    /// parents hold no key is not sent at all.
+    pub async fn fetch_plan(&self, query: &Query) -> Result<PlanRows> {
+        let plan = compile_plan(query, &self.schema)?;
+        // Pre-order, so every level's parent is fetched before it; iterative,
+        // so the future needs no boxing (and stays `Send` natively).
+        let mut order: Vec<(&Load, Option<usize>)> = Vec::new();
+        let mut stack: Vec<(&Load, Option<usize>)> =
+            plan.loads.iter().rev().map(|l| (l, None)).collect();
+        while let Some((load, parent)) = stack.pop() {
+            let index = order.len();
+            order.push((load, parent));
+            stack.extend(load.loads.iter().rev().map(|l| (l, Some(index))));
+        }
+        let root = self.fetch_statement(&plan.root).await?;
+        let mut fetched: Vec<Rows> = Vec::with_capacity(order.len());
+        for (load, parent) in &order {
+            let parent_rows = match parent {
+                None => &root,
+                Some(i) => &fetched[*i],
+            };
+            let keys = distinct_keys(parent_rows, &load.parent_key)?;
+            let rows = if keys.is_empty() {
+                Rows {
+                    columns: load.statement.columns.clone(),
+                    rows: Vec::new(),
+                }
+            } else {
+                let mut statement = load.statement.clone();
+                let element = match statement.param_types.first() {
+                    Some(PgType::Array(element)) => (**element).clone(),
+                    _ => return Err(plan_error(load, "its first parameter is not the key array")),
+                };
+                let len = i32::try_from(keys.len())
+                    .map_err(|_| plan_error(load, "more parent keys than an array holds"))?;
+                let slot = statement
+                    .params
+                    .first_mut()
+                    .ok_or_else(|| plan_error(load, "it has no key parameter"))?;
+                *slot = Value::Array(Array {
+                    element,
+                    dims: vec![ArrayDim { len, lower: 1 }],
+                    elements: keys,
+                });
+                self.fetch_statement(&statement).await?
+            };
+            fetched.push(rows);
+        }
+        let mut slots: Vec<Option<Rows>> = fetched.into_iter().map(Some).collect();
+        Ok(PlanRows {
+            rows: root,
+            loads: assemble(&order, None, &mut slots),
+        })
+    }
+}
+
+fn plan_error(load: &Load, problem: &str) -> crate::Error {
+    CompileError::Invalid {
+        model: load.relation.clone(),
+        problem: format!("eager-loading statement: {problem}"),
+    }
+    .into()
+}
+
+/// The distinct non-null values of `column`, in first-seen order.
+fn distinct_keys(rows: &Rows, column: &str) -> Result<Vec<Value>> {
+    let index = rows
+        .columns
+        .iter()
+        .position(|c| c == column)
+        .ok_or_else(|| CompileError::UnknownColumn {
+            model: "eager loading".to_owned(),
+            column: column.to_owned(),
+        })?;
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::new();
+    for row in &rows.rows {
+        let Some(value) = row.get(index) else {
+            continue;
+        };
+        if *value == Value::Null {
+            continue;
+        }
+        if seen.insert(value.encode_binary()?) {
+            keys.push(value.clone());
+        }
+    }
+    Ok(keys)
+}
+
+fn assemble(
+    order: &[(&Load, Option<usize>)],
+    parent: Option<usize>,
+    slots: &mut [Option<Rows>],
+) -> Vec<LoadedRelation> {
+    let mut out = Vec::new();
+    for (index, (load, p)) in order.iter().enumerate() {
+        if *p != parent {
+            continue;
+        }
+        let loads = assemble(order, Some(index), slots);
+        out.push(LoadedRelation {
+            relation: load.relation.clone(),
+            parent_key: load.parent_key.clone(),
+            child_key: load.child_key.clone(),
+            rows: PlanRows {
+                rows: slots[index].take().unwrap_or_default(),
+                loads,
+            },
+        });
+    }
+    out
 }

@@ -25,6 +25,16 @@ pub fn chinook_url() -> Option<String> {
     )
 }
 
+/// URL of the Pagila database, or `None` after printing why the test is
+/// skipped. Optional like Chinook.
+pub fn pagila_url() -> Option<String> {
+    lookup(
+        "KEEL_TEST_PAGILA_URL",
+        "Pagila dataset not loaded (scripts/pg load <dir> pagila, then export KEEL_TEST_PAGILA_URL)",
+        false,
+    )
+}
+
 fn lookup(var: &str, why: &str, required_in_ci: bool) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
@@ -38,6 +48,79 @@ fn lookup(var: &str, why: &str, required_in_ci: bool) -> Option<String> {
             None
         }
     }
+}
+
+/// Restarts the throwaway server (`pg_ctl restart -m fast`, keeping its
+/// port and options), for fault tests. `None` after printing why when the
+/// server was not started by `scripts/pg` (`KEEL_PG_DIR` unset); an `Err`
+/// when the restart itself failed.
+pub fn restart_server() -> Option<Result<(), String>> {
+    let Ok(dir) = std::env::var("KEEL_PG_DIR") else {
+        println!("skipping: KEEL_PG_DIR is not set, so the server cannot be restarted (run scripts/test)");
+        return None;
+    };
+    Some(restart_in(&dir))
+}
+
+fn restart_in(dir: &str) -> Result<(), String> {
+    let pg_ctl = pg_ctl().ok_or("no pg_ctl found under /usr/lib/postgresql/*/bin or on PATH")?;
+    let data = format!("{dir}/data");
+    let args = [
+        "-D",
+        data.as_str(),
+        "-w",
+        "-t",
+        "60",
+        "-m",
+        "fast",
+        "restart",
+    ];
+    // initdb and postgres refuse to run as root; scripts/pg runs them as `postgres`.
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    let mut command = if is_root {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&pg_ctl).args(args);
+        c
+    } else {
+        let mut c = std::process::Command::new(&pg_ctl);
+        c.args(args);
+        c
+    };
+    let output = command
+        .stdout(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("running {}: {e}", pg_ctl.display()))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "pg_ctl restart failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+fn pg_ctl() -> Option<std::path::PathBuf> {
+    let mut candidates: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin/pg_ctl"))
+        .filter(|path| path.is_file())
+        .collect();
+    candidates.sort();
+    candidates.pop().or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("pg_ctl"))
+                .find(|path| path.is_file())
+        })
+    })
 }
 
 /// Parts of a `postgres://user:password@host:port/database` URL, for tests

@@ -1,0 +1,410 @@
+//! Conditions: WHERE, HAVING, ON and CASE WHEN.
+
+use super::context::{Ctx, Entry};
+use super::error::CompileError;
+use super::expr::{compile_expr, type_of, Clause};
+use super::select::compile_select;
+use crate::query::filter::{Compare, Filter, InList};
+use crate::query::Expr;
+use crate::schema::{PgType, RelationKind};
+
+/// Writes `filter`. `top` leaves a top-level AND unparenthesised; anything
+/// nested is parenthesised, so precedence never depends on the caller.
+pub(crate) fn compile_filter(
+    ctx: &mut Ctx<'_>,
+    filter: &Filter,
+    top: bool,
+    clause: Clause,
+) -> Result<(), CompileError> {
+    match filter {
+        Filter::Eq(c) => compare(ctx, c, " = ", Some(" IS NULL"), clause)?,
+        Filter::Ne(c) => compare(ctx, c, " <> ", Some(" IS NOT NULL"), clause)?,
+        Filter::Lt(c) => compare(ctx, c, " < ", None, clause)?,
+        Filter::Lte(c) => compare(ctx, c, " <= ", None, clause)?,
+        Filter::Gt(c) => compare(ctx, c, " > ", None, clause)?,
+        Filter::Gte(c) => compare(ctx, c, " >= ", None, clause)?,
+        Filter::IsDistinctFrom(c) => compare(ctx, c, " IS DISTINCT FROM ", None, clause)?,
+        Filter::IsNotDistinctFrom(c) => compare(ctx, c, " IS NOT DISTINCT FROM ", None, clause)?,
+        Filter::In(list) => in_list(ctx, list, false)?,
+        Filter::NotIn(list) => in_list(ctx, list, true)?,
+        Filter::Between(b) => {
+            let column = ctx.resolve(&b.column)?;
+            let (model, name, ty) = describe_column(&column);
+            ctx.push_column(&column);
+            ctx.sql.push_str(" BETWEEN ");
+            ctx.bind_json(&b.low, &ty, &model, &name)?;
+            ctx.sql.push_str(" AND ");
+            ctx.bind_json(&b.high, &ty, &model, &name)?;
+        }
+        Filter::Like(p) => pattern(ctx, &p.column, &p.pattern, " LIKE ")?,
+        Filter::Ilike(p) => pattern(ctx, &p.column, &p.pattern, " ILIKE ")?,
+        Filter::NotLike(p) => pattern(ctx, &p.column, &p.pattern, " NOT LIKE ")?,
+        Filter::NotIlike(p) => pattern(ctx, &p.column, &p.pattern, " NOT ILIKE ")?,
+        Filter::IsNull(name) | Filter::IsNotNull(name) => {
+            let column = ctx.resolve(name)?;
+            ctx.push_column(&column);
+            ctx.sql.push_str(if matches!(filter, Filter::IsNull(_)) {
+                " IS NULL"
+            } else {
+                " IS NOT NULL"
+            });
+        }
+        Filter::JsonContains(cv) => {
+            let column = ctx.resolve(&cv.column)?;
+            let (model, name, ty) = describe_column(&column);
+            require(&ty, &[PgType::Jsonb], &model, &name, "@>")?;
+            ctx.push_column(&column);
+            ctx.sql.push_str(" @> ");
+            ctx.bind_json(&cv.value, &ty, &model, &name)?;
+        }
+        Filter::JsonHasKey(ck) => {
+            let column = ctx.resolve(&ck.column)?;
+            let (model, name, ty) = describe_column(&column);
+            require(&ty, &[PgType::Jsonb], &model, &name, "?")?;
+            ctx.push_column(&column);
+            ctx.sql.push_str(" ? ");
+            ctx.bind_json(
+                &serde_json::Value::String(ck.key.clone()),
+                &PgType::Text,
+                &model,
+                &name,
+            )?;
+        }
+        Filter::ArrayContains(cv) | Filter::ArrayOverlaps(cv) => {
+            let column = ctx.resolve(&cv.column)?;
+            let (model, name, ty) = describe_column(&column);
+            if !matches!(ty, PgType::Array(_)) {
+                return Err(CompileError::InvalidColumn {
+                    model,
+                    column: name,
+                    problem: format!("array operators need an array column, this one is {ty}"),
+                });
+            }
+            ctx.push_column(&column);
+            ctx.sql
+                .push_str(if matches!(filter, Filter::ArrayContains(_)) {
+                    " @> "
+                } else {
+                    " && "
+                });
+            ctx.bind_json(&cv.value, &ty, &model, &name)?;
+        }
+        Filter::TextSearch(ts) => {
+            let column = ctx.resolve(&ts.column)?;
+            let (model, name, _) = describe_column(&column);
+            let config = ts
+                .config
+                .as_ref()
+                .map(|c| serde_json::Value::String(c.clone()));
+            ctx.sql.push_str("to_tsvector(");
+            if let Some(config) = &config {
+                ctx.bind_json(config, &PgType::Text, &model, &name)?;
+                ctx.sql.push_str("::regconfig, ");
+            }
+            ctx.push_column(&column);
+            ctx.sql.push_str(") @@ plainto_tsquery(");
+            if let Some(config) = &config {
+                ctx.bind_json(config, &PgType::Text, &model, &name)?;
+                ctx.sql.push_str("::regconfig, ");
+            }
+            ctx.bind_json(
+                &serde_json::Value::String(ts.query.clone()),
+                &PgType::Text,
+                &model,
+                &name,
+            )?;
+            ctx.sql.push(')');
+        }
+        Filter::And(all) | Filter::Or(all) => {
+            let (joiner, empty) = if matches!(filter, Filter::And(_)) {
+                (" AND ", "TRUE")
+            } else {
+                (" OR ", "FALSE")
+            };
+            if all.is_empty() {
+                ctx.sql.push_str(empty);
+                return Ok(());
+            }
+            let wrap = !top && all.len() > 1;
+            if wrap {
+                ctx.sql.push('(');
+            }
+            for (i, f) in all.iter().enumerate() {
+                if i > 0 {
+                    ctx.sql.push_str(joiner);
+                }
+                compile_filter(ctx, f, false, clause)?;
+            }
+            if wrap {
+                ctx.sql.push(')');
+            }
+        }
+        Filter::Not(inner) => {
+            ctx.sql.push_str("NOT (");
+            compile_filter(ctx, inner, true, clause)?;
+            ctx.sql.push(')');
+        }
+        Filter::Exists(select) | Filter::NotExists(select) => {
+            if matches!(filter, Filter::NotExists(_)) {
+                ctx.sql.push_str("NOT ");
+            }
+            ctx.sql.push_str("EXISTS (");
+            compile_select(ctx, select)?;
+            ctx.sql.push(')');
+        }
+        Filter::Has(has) => {
+            let model = ctx.model();
+            let outer = ctx
+                .frames
+                .last()
+                .and_then(|f| f.entries.first())
+                .cloned()
+                .ok_or_else(|| CompileError::invalid(&model, "a relation filter needs a table"))?;
+            let schema = ctx.schema;
+            let TableRefSchema(source) = schema_table(&outer, &model)?;
+            let relation = schema.relation(source, &has.relation).ok_or_else(|| {
+                CompileError::UnknownRelation {
+                    model: model.clone(),
+                    relation: has.relation.clone(),
+                }
+            })?;
+            ctx.sql.push_str("EXISTS (SELECT 1 FROM ");
+            let alias = unique_alias(ctx, &has.relation);
+            ctx.push_table(relation.target, &alias);
+            let target_entry = Entry {
+                name: alias.clone(),
+                table: super::context::TableRef::Schema(relation.target),
+            };
+            let mut conditions: Vec<(String, &str, String, &str)> = Vec::new();
+            match (&relation.kind, &relation.through) {
+                (RelationKind::ManyToMany, Some(through)) => {
+                    let through_alias = format!("{alias}_through");
+                    ctx.sql.push_str(" INNER JOIN ");
+                    ctx.push_table(through.table, &through_alias);
+                    ctx.sql.push_str(" ON ");
+                    push_pairs(
+                        ctx,
+                        through
+                            .target_pairs
+                            .iter()
+                            .map(|(j, t)| (through_alias.as_str(), *j, alias.as_str(), *t)),
+                    );
+                    for (j, s) in &through.source_pairs {
+                        conditions.push((through_alias.clone(), j, outer.name.clone(), s));
+                    }
+                }
+                _ => {
+                    for (s, t) in &relation.pairs {
+                        conditions.push((alias.clone(), t, outer.name.clone(), s));
+                    }
+                }
+            }
+            ctx.sql.push_str(" WHERE ");
+            push_pairs(
+                ctx,
+                conditions
+                    .iter()
+                    .map(|(a, b, c, d)| (a.as_str(), *b, c.as_str(), *d)),
+            );
+            if let Some(inner) = &has.filter {
+                ctx.sql.push_str(" AND ");
+                ctx.push_frame(target_entry);
+                if let Some(frame) = ctx.frames.last_mut() {
+                    frame.qualify = true;
+                }
+                let result = compile_filter(ctx, inner, false, Clause::Where);
+                ctx.pop_frame();
+                result?;
+            }
+            ctx.sql.push(')');
+        }
+        Filter::Expr(e) => compile_expr(ctx, e, Some(&PgType::Bool), clause)?,
+    }
+    Ok(())
+}
+
+struct TableRefSchema<'s>(&'s crate::schema::Table);
+
+/// Relations are declared on schema tables; a CTE has none.
+fn schema_table<'s>(entry: &Entry<'s>, model: &str) -> Result<TableRefSchema<'s>, CompileError> {
+    match &entry.table {
+        super::context::TableRef::Schema(t) => Ok(TableRefSchema(t)),
+        super::context::TableRef::Virtual(_) => Err(CompileError::invalid(
+            model,
+            "a CTE has no relations; join it explicitly",
+        )),
+    }
+}
+
+/// An alias not used by any level in scope, so an inner table never
+/// shadows the outer one its condition refers to.
+pub(crate) fn unique_alias(ctx: &Ctx<'_>, base: &str) -> String {
+    let taken = |name: &str| {
+        ctx.frames
+            .iter()
+            .any(|f| f.entries.iter().any(|e| e.name == name))
+    };
+    if !taken(base) {
+        return base.to_owned();
+    }
+    let mut n = 2;
+    loop {
+        let candidate = format!("{base}_{n}");
+        if !taken(&candidate) {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+/// `"a"."x" = "b"."y" AND ...`.
+pub(crate) fn push_pairs<'a>(
+    ctx: &mut Ctx<'_>,
+    pairs: impl Iterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
+) {
+    for (i, (ta, ca, tb, cb)) in pairs.enumerate() {
+        if i > 0 {
+            ctx.sql.push_str(" AND ");
+        }
+        ctx.push_ident(ta);
+        ctx.sql.push('.');
+        ctx.push_ident(ca);
+        ctx.sql.push_str(" = ");
+        ctx.push_ident(tb);
+        ctx.sql.push('.');
+        ctx.push_ident(cb);
+    }
+}
+
+fn describe_column(column: &super::context::ColumnRef<'_>) -> (String, String, PgType) {
+    let c = column.column();
+    (column.table.name.clone(), c.name.clone(), c.ty.clone())
+}
+
+fn require(
+    ty: &PgType,
+    allowed: &[PgType],
+    model: &str,
+    column: &str,
+    op: &str,
+) -> Result<(), CompileError> {
+    if allowed.contains(ty) {
+        Ok(())
+    } else {
+        Err(CompileError::InvalidColumn {
+            model: model.to_owned(),
+            column: column.to_owned(),
+            problem: format!("{op} needs a jsonb column, this one is {ty}"),
+        })
+    }
+}
+
+fn compare(
+    ctx: &mut Ctx<'_>,
+    c: &Compare,
+    op: &str,
+    null_form: Option<&str>,
+    clause: Clause,
+) -> Result<(), CompileError> {
+    match c {
+        Compare::ColumnValue { column, value } => {
+            let column = ctx.resolve(column)?;
+            let (model, name, ty) = describe_column(&column);
+            ctx.push_column(&column);
+            if value.is_null() {
+                // `= NULL` is never true; a null literal means "is null", as in Prisma.
+                if let Some(null_form) = null_form {
+                    ctx.sql.push_str(null_form);
+                    return Ok(());
+                }
+            }
+            ctx.sql.push_str(op);
+            ctx.bind_json(value, &ty, &model, &name)?;
+        }
+        Compare::Exprs { left, right } => {
+            let ty = type_of(ctx, left).or_else(|| type_of(ctx, right));
+            let subject = match (left, right) {
+                (Expr::Column(c), _) | (_, Expr::Column(c)) => c.clone(),
+                _ => ctx.subject.clone(),
+            };
+            let saved = std::mem::replace(&mut ctx.subject, subject);
+            let result = (|| {
+                compile_expr(ctx, left, ty.as_ref(), clause)?;
+                ctx.sql.push_str(op);
+                compile_expr(ctx, right, ty.as_ref(), clause)
+            })();
+            ctx.subject = saved;
+            result?;
+        }
+    }
+    Ok(())
+}
+
+fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> Result<(), CompileError> {
+    let column = ctx.resolve(&list.column)?;
+    let (model, name, ty) = describe_column(&column);
+    ctx.push_column(&column);
+    match (&list.values, &list.subquery) {
+        (Some(values), None) => {
+            // One array parameter: the SQL text is the same for any list length,
+            // so one prepared statement serves them all.
+            ctx.sql
+                .push_str(if negated { " <> ALL(" } else { " = ANY(" });
+            let array = PgType::Array(Box::new(ty));
+            ctx.bind_json(
+                &serde_json::Value::Array(values.clone()),
+                &array,
+                &model,
+                &name,
+            )?;
+            ctx.sql.push(')');
+        }
+        (None, Some(select)) => {
+            ctx.sql
+                .push_str(if negated { " NOT IN (" } else { " IN (" });
+            let columns = compile_select(ctx, select)?;
+            if columns.len() != 1 {
+                return Err(CompileError::InvalidColumn {
+                    model,
+                    column: name,
+                    problem: format!(
+                        "an IN subquery returns one column, this one returns {}",
+                        columns.len()
+                    ),
+                });
+            }
+            ctx.sql.push(')');
+        }
+        _ => {
+            return Err(CompileError::InvalidColumn {
+                model,
+                column: name,
+                problem: "\"in\" takes exactly one of \"values\" and \"subquery\"".to_owned(),
+            })
+        }
+    }
+    Ok(())
+}
+
+fn pattern(ctx: &mut Ctx<'_>, column: &str, pattern: &str, op: &str) -> Result<(), CompileError> {
+    let column = ctx.resolve(column)?;
+    let (model, name, ty) = describe_column(&column);
+    if !matches!(
+        ty,
+        PgType::Text | PgType::Varchar | PgType::Bpchar | PgType::Name
+    ) {
+        return Err(CompileError::InvalidColumn {
+            model,
+            column: name,
+            problem: format!("LIKE needs a text column, this one is {ty}"),
+        });
+    }
+    ctx.push_column(&column);
+    ctx.sql.push_str(op);
+    ctx.bind_json(
+        &serde_json::Value::String(pattern.to_owned()),
+        &PgType::Text,
+        &model,
+        &name,
+    )
+}

@@ -1,0 +1,183 @@
+//! Eager loading: a root select plus nested `with` relations becomes a plan
+//! of statements, the root then one select-in statement per relation level.
+//!
+//! A level's statement is `SELECT ... FROM child WHERE child.key = ANY($1)`,
+//! where `$1` is the array of key values collected from every row of the
+//! parent level, so loading N parents costs one statement per level and
+//! never one per parent row. [`Load::statement`] holds an empty array in
+//! `params[0]` as a placeholder for those keys.
+
+use super::error::CompileError;
+use super::{check_version, compile_body, Statement};
+use crate::query::filter::InList;
+use crate::query::select::{Include, Join, JoinKind, Select, SelectItem};
+use crate::query::{Filter, Query, QueryBody};
+use crate::schema::{RelationKind, Schema, Table};
+
+/// The statements of an eager-loading query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub root: Statement,
+    pub loads: Vec<Load>,
+}
+
+/// One relation level. Run [`Load::statement`] with `params[0]` set to the
+/// distinct non-null values of `parent_key` in the parent's rows; attach each
+/// result row to the parents whose `parent_key` equals its `child_key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    /// The relation's name, which is also the key the children go under.
+    pub relation: String,
+    pub kind: RelationKind,
+    /// A result column of the parent statement.
+    pub parent_key: String,
+    /// A result column of this statement.
+    pub child_key: String,
+    pub statement: Statement,
+    pub loads: Vec<Load>,
+}
+
+/// The result column many-to-many children carry their parent's key in.
+pub const PARENT_KEY_COLUMN: &str = "__keel_parent";
+
+pub fn compile_plan(query: &Query, schema: &Schema) -> Result<Plan, CompileError> {
+    check_version(query)?;
+    let QueryBody::Select(select) = &query.body else {
+        return Ok(Plan {
+            root: compile_body(&query.body, schema)?,
+            loads: Vec::new(),
+        });
+    };
+    let table = schema
+        .table(&select.from)
+        .ok_or_else(|| CompileError::UnknownModel {
+            model: select.from.clone(),
+        })?;
+    let mut root = select.clone();
+    root.with.clear();
+    let loads = select
+        .with
+        .iter()
+        .map(|include| plan_include(schema, table, &mut root.columns, include))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Plan {
+        root: compile_body(&QueryBody::Select(root), schema)?,
+        loads,
+    })
+}
+
+fn plan_include(
+    schema: &Schema,
+    parent: &Table,
+    parent_columns: &mut Option<Vec<SelectItem>>,
+    include: &Include,
+) -> Result<Load, CompileError> {
+    let relation = schema.relation(parent, &include.relation).ok_or_else(|| {
+        CompileError::UnknownRelation {
+            model: parent.name.clone(),
+            relation: include.relation.clone(),
+        }
+    })?;
+    let composite = || {
+        CompileError::invalid(
+            &parent.name,
+            format!(
+                "relation {:?} has a composite key; eager loading supports single-column keys",
+                include.relation
+            ),
+        )
+    };
+    let target = relation.target;
+    let mut child = Select::from(target.name.clone());
+    child.columns = include
+        .columns
+        .as_ref()
+        .map(|cs| cs.iter().cloned().map(SelectItem::Column).collect());
+    child.order_by.clone_from(&include.order_by);
+    let (parent_key, child_key, key_filter) = match (&relation.kind, &relation.through) {
+        (RelationKind::ManyToMany, Some(through)) => {
+            let [(join_source, source)] = through.source_pairs.as_slice() else {
+                return Err(composite());
+            };
+            let through_alias = format!("{}_through", include.relation);
+            child.joins.push(Join {
+                relation: None,
+                table: Some(through.table.name.clone()),
+                alias: Some(through_alias.clone()),
+                kind: JoinKind::Inner,
+                on: Some(Filter::and(through.target_pairs.iter().map(|(j, t)| {
+                    Filter::Eq(crate::query::Compare::Exprs {
+                        left: crate::query::Expr::Column(format!("{through_alias}.{j}")),
+                        right: crate::query::Expr::Column(format!("{}.{t}", target.name)),
+                    })
+                }))),
+            });
+            let qualified = format!("{through_alias}.{join_source}");
+            let columns = child.columns.get_or_insert_with(|| {
+                target
+                    .columns
+                    .iter()
+                    .map(|c| SelectItem::Column(format!("{}.{}", target.name, c.name)))
+                    .collect()
+            });
+            columns.push(SelectItem::Expr {
+                expr: crate::query::Expr::Column(qualified.clone()),
+                alias: PARENT_KEY_COLUMN.to_owned(),
+            });
+            (
+                (*source).to_owned(),
+                PARENT_KEY_COLUMN.to_owned(),
+                qualified,
+            )
+        }
+        _ => {
+            let [(source, target_column)] = relation.pairs.as_slice() else {
+                return Err(composite());
+            };
+            ensure_column(&mut child.columns, target_column);
+            (
+                (*source).to_owned(),
+                (*target_column).to_owned(),
+                (*target_column).to_owned(),
+            )
+        }
+    };
+    ensure_column(parent_columns, &parent_key);
+    // The key filter comes first so the keys are always `$1`.
+    let keys = Filter::In(InList {
+        column: key_filter,
+        values: Some(Vec::new()),
+        subquery: None,
+    });
+    child.filter = Some(match &include.filter {
+        None => keys,
+        Some(f) => Filter::And(vec![keys, f.clone()]),
+    });
+    let loads = include
+        .with
+        .iter()
+        .map(|nested| plan_include(schema, target, &mut child.columns, nested))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Load {
+        relation: include.relation.clone(),
+        kind: relation.kind,
+        parent_key,
+        child_key,
+        statement: compile_body(&QueryBody::Select(child), schema)?,
+        loads,
+    })
+}
+
+/// Adds `column` to an explicit column list that lacks it: the plan needs
+/// the keys to stitch levels together. An absent list already has every column.
+fn ensure_column(columns: &mut Option<Vec<SelectItem>>, column: &str) {
+    if let Some(list) = columns {
+        let present = list.iter().any(|item| match item {
+            SelectItem::Column(c) => c == column || c.rsplit('.').next() == Some(column),
+            SelectItem::Expr { alias, .. } => alias == column,
+        });
+        if !present {
+            list.push(SelectItem::Column(column.to_owned()));
+        }
+    }
+}
