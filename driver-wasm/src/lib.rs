@@ -96,6 +96,20 @@ impl Client {
             let engine = Engine::connect(JsTransportAdapter::new(transport), config, &seed)
                 .await
                 .map_err(|e| to_js_error(&e))?;
+            // An in-process PGlite serves every client on one backend session,
+            // so each client names its prepared statements uniquely.
+            let mut tag = [0u8; 8];
+            getrandom::fill(&mut tag).map_err(|e| {
+                convert::plain_error(
+                    "KeelTransportError",
+                    "transport",
+                    &format!("no random source: {e}"),
+                )
+            })?;
+            let tag = u64::from_le_bytes(tag);
+            engine
+                .set_statement_prefix(&format!("keel_{tag:016x}"))
+                .await;
             Ok(Client {
                 db: Rc::new(Db::new(engine, schema)),
                 options: value_options,

@@ -15,10 +15,12 @@ import initWasm, {
   compile as wasmCompile,
 } from "../wasm/keel_wasm.js";
 import type { QueryDefinition, SchemaDefinition } from "./query.js";
+import { SelectBuilder, from as fromTable } from "./builder.js";
 
 import { keelError } from "./errors.js";
 
 export * from "./errors.js";
+export * from "./builder.js";
 export * from "./query.js";
 export * from "./transports.js";
 import type { Transport } from "./transports.js";
@@ -77,7 +79,10 @@ export function init(source?: WasmSource): Promise<void> {
   return initialized;
 }
 
-function asJson(value: object | string): string {
+/** Something that is, or builds, a query definition. */
+export type Definition = QueryDefinition | string | { toJSON(): QueryDefinition };
+
+function asJson(value: Definition | SchemaDefinition): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
@@ -93,14 +98,40 @@ export class Schema {
 }
 
 /** Compiles a query definition to SQL without running it. */
-export function compile(schema: Schema, query: QueryDefinition | string): Statement {
+export function compile(schema: Schema, query: Definition): Statement {
   assertReady();
   return wasmCompile(schema.inner, asJson(query)) as Statement;
 }
 
-/** One PostgreSQL connection. Every method that talks to the server returns a promise. */
-export class Client {
+export type IsolationLevel = "read committed" | "repeatable read" | "serializable";
+
+export interface TransactionOptions {
+  isolation?: IsolationLevel;
+  readOnly?: boolean;
+  /** Only meaningful with `serializable` and `readOnly`. */
+  deferrable?: boolean;
+}
+
+const raw = (sql: string): QueryDefinition => ({ version: 1, raw: { sql } });
+
+/** The statements that run on a connection, shared by a client and its transactions. */
+interface Runs {
+  query<R extends Row = Row>(query: Definition): Promise<R[]>;
+  queryDetailed<R extends Row = Row>(query: Definition): Promise<Statement & { rows: R[] }>;
+}
+
+function builderOn(runs: Runs, table: string): SelectBuilder<Row> {
+  return fromTable<Row>(table, { query: async <T>(d: QueryDefinition) => (await runs.query(d)) as T[] });
+}
+
+/**
+ * One PostgreSQL connection. Every method that talks to the server returns
+ * a promise. While a transaction runs, the client's own queries wait for it
+ * to end, so they can never land inside someone else's transaction.
+ */
+export class Client implements Runs {
   readonly #inner: WasmClient;
+  #turn: Promise<void> = Promise.resolve();
 
   private constructor(inner: WasmClient) {
     this.#inner = inner;
@@ -111,21 +142,146 @@ export class Client {
     return new Client(inner);
   }
 
+  /** Runs `work` once every earlier call on this connection has finished. */
+  async #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const previous = this.#turn;
+    let release!: () => void;
+    this.#turn = new Promise((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
   /** Runs a definition and resolves to its rows as plain objects. */
-  async query<R extends Row = Row>(query: QueryDefinition | string): Promise<R[]> {
-    return (await this.#inner.query(asJson(query))) as R[];
+  query<R extends Row = Row>(query: Definition): Promise<R[]> {
+    const json = asJson(query);
+    return this.#exclusive(async () => (await this.#inner.query(json)) as R[]);
   }
 
   /** Runs a definition and resolves to the statement that ran together with its rows. */
-  async queryDetailed<R extends Row = Row>(
-    query: QueryDefinition | string,
-  ): Promise<Statement & { rows: R[] }> {
-    return (await this.#inner.queryDetailed(asJson(query))) as Statement & { rows: R[] };
+  queryDetailed<R extends Row = Row>(query: Definition): Promise<Statement & { rows: R[] }> {
+    const json = asJson(query);
+    return this.#exclusive(async () => (await this.#inner.queryDetailed(json)) as Statement & { rows: R[] });
+  }
+
+  /** Starts a builder bound to this client: `client.from("track").where(eq("album_id", 1)).all()`. */
+  from<R extends Row = Row>(table: string): SelectBuilder<R> {
+    return builderOn(this, table) as SelectBuilder<R>;
+  }
+
+  /**
+   * Runs `work` in a transaction: committed when it resolves, rolled back
+   * when it throws (the error is rethrown). Nest with `tx.savepoint(...)`.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    return this.#exclusive(async () => {
+      const inner = this.#inner;
+      const direct: Runs = {
+        query: async <R extends Row = Row>(q: Definition) => (await inner.query(asJson(q))) as R[],
+        queryDetailed: async <R extends Row = Row>(q: Definition) =>
+          (await inner.queryDetailed(asJson(q))) as Statement & { rows: R[] },
+      };
+      await direct.query(raw(beginStatement(options)));
+      const tx = new Transaction(direct);
+      try {
+        const result = await work(tx);
+        tx.end();
+        await direct.query(raw("COMMIT"));
+        return result;
+      } catch (error) {
+        tx.end();
+        // The connection may be gone; the original error is the one to report.
+        await direct.query(raw("ROLLBACK")).catch(() => undefined);
+        throw error;
+      }
+    });
   }
 
   /** Ends the session (Terminate) and closes the transport. */
   async close(): Promise<void> {
-    await this.#inner.close();
+    await this.#exclusive(() => this.#inner.close());
+  }
+}
+
+function beginStatement(options: TransactionOptions): string {
+  const parts = ["BEGIN"];
+  if (options.isolation !== undefined) {
+    const levels: Record<IsolationLevel, string> = {
+      "read committed": "READ COMMITTED",
+      "repeatable read": "REPEATABLE READ",
+      serializable: "SERIALIZABLE",
+    };
+    const level = levels[options.isolation];
+    if (level === undefined) throw keelError("compile", `unknown isolation level ${JSON.stringify(options.isolation)}`);
+    parts.push(`ISOLATION LEVEL ${level}`);
+  }
+  if (options.readOnly !== undefined) parts.push(options.readOnly ? "READ ONLY" : "READ WRITE");
+  if (options.deferrable !== undefined) parts.push(options.deferrable ? "DEFERRABLE" : "NOT DEFERRABLE");
+  return parts.join(" ");
+}
+
+/**
+ * A running transaction (or savepoint). It is only valid inside the callback
+ * it was given to: afterwards every call fails with a KeelClosedError, so a
+ * transaction cannot leak into later work.
+ */
+export class Transaction implements Runs {
+  #active = true;
+  #savepoints = 0;
+
+  /** @internal */
+  constructor(
+    private readonly runs: Runs,
+    private readonly depth = 0,
+  ) {}
+
+  /** @internal */
+  end(): void {
+    this.#active = false;
+  }
+
+  #check(): void {
+    if (!this.#active) {
+      throw keelError("closed", "this transaction has ended: use it only inside its callback");
+    }
+  }
+
+  async query<R extends Row = Row>(query: Definition): Promise<R[]> {
+    this.#check();
+    return this.runs.query<R>(query);
+  }
+
+  async queryDetailed<R extends Row = Row>(query: Definition): Promise<Statement & { rows: R[] }> {
+    this.#check();
+    return this.runs.queryDetailed<R>(query);
+  }
+
+  from<R extends Row = Row>(table: string): SelectBuilder<R> {
+    return builderOn(this, table) as SelectBuilder<R>;
+  }
+
+  /**
+   * Runs `work` inside a savepoint: released when it resolves, rolled back to
+   * (leaving the outer transaction usable) when it throws; the error is rethrown.
+   */
+  async savepoint<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    this.#check();
+    const name = `keel_sp_${this.depth}_${this.#savepoints++}`;
+    await this.runs.query(raw(`SAVEPOINT ${name}`));
+    const inner = new Transaction(this.runs, this.depth + 1);
+    try {
+      const result = await work(inner);
+      inner.end();
+      await this.runs.query(raw(`RELEASE SAVEPOINT ${name}`));
+      return result;
+    } catch (error) {
+      inner.end();
+      await this.runs.query(raw(`ROLLBACK TO SAVEPOINT ${name}`)).catch(() => undefined);
+      throw error;
+    }
   }
 }
 

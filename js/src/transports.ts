@@ -6,6 +6,8 @@ export type { Transport };
 /** What keel needs of a PGlite instance: `execProtocolRaw`, which takes raw frontend messages. */
 export interface PGliteLike {
   execProtocolRaw(message: Uint8Array): Promise<Uint8Array>;
+  /** PGlite starts asynchronously; raw protocol calls before this resolves fail. */
+  waitReady?: Promise<void>;
 }
 
 /**
@@ -18,6 +20,7 @@ export function pgliteTransport(db: PGliteLike): Transport {
   return {
     async write(bytes: Uint8Array): Promise<void> {
       if (closed) throw keelError("closed", "PGlite transport is closed");
+      await db.waitReady;
       replies.push(await db.execProtocolRaw(bytes));
     },
     async read(): Promise<Uint8Array | null> {

@@ -59,9 +59,12 @@ test("KeelProtocolError: bytes that are not PostgreSQL", async () => {
 test("KeelDecodeError: a cell whose bytes do not fit its type, naming the column", async () => {
   const rowDescription = message("T", int16(1), "n\0", int32(0), int16(0), int32(23), int16(4), int32(-1), int16(1));
   const badRow = message("D", int16(1), int32(2), Buffer.from([0, 7]));
+  // keel prepares a new statement first (Parse, Describe, Flush), then binds
+  // and executes it once it knows the result types.
   const transport = scripted([
     loginOk,
-    Buffer.concat([message("1"), message("2"), rowDescription, badRow, message("C", "SELECT 1\0"), message("Z", "I")]),
+    Buffer.concat([message("1"), message("t", int16(0)), rowDescription]),
+    Buffer.concat([message("2"), badRow, message("C", "SELECT 1\0"), message("Z", "I")]),
   ]);
   const client = await connect(transport, schema, { user: "u" });
   await assert.rejects(client.query({ version: 1, select: { from: "t", columns: ["n"] } }), (error) => {

@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
-import { Schema, compile, connect, init, isKeelError, pgliteTransport } from "keel-orm";
+import { Schema, compile, connect, eq, gt, init, isKeelError, pgliteTransport } from "keel-orm";
 
 const music = new URL("../../examples/music/", import.meta.url);
 let pg;
@@ -127,4 +127,15 @@ test("connect rejects bad options clearly", async () => {
   await assert.rejects(connect(pgliteTransport(pg), schema, { user: "postgres", int8: "number" }), {
     message: 'connect option "int8" must be "bigint" or "string", not "number"',
   });
+});
+
+test("client.from(...) builds and runs a query in one chain", async () => {
+  const client = await connect(pgliteTransport(pg), schema, { user: "postgres" });
+  const rows = await client.from("track").columns("name").where(eq("album_id", 1)).where(gt("rating", 4)).orderBy("track_id").all();
+  assert.deepStrictEqual(rows, [{ name: "Cast Off" }]);
+  const first = await client.from("track").columns("track_id", "name").orderBy("track_id", "desc").first();
+  assert.deepStrictEqual(first, { track_id: 8, name: "Überfahrt" });
+  const none = await client.from("track").columns("name").where(eq("album_id", 99)).first();
+  assert.equal(none, null);
+  await client.close();
 });
