@@ -193,6 +193,16 @@ pub fn rows_to_js(rows: &Rows, options: ValueOptions) -> Result<Array, JsValue> 
     Ok(out)
 }
 
+/// Values-style rows: one array of values per row, in column order.
+pub fn rows_to_js_values(rows: &Rows, options: ValueOptions) -> Array {
+    let out = Array::new_with_length(rows.rows.len() as u32);
+    for (i, row) in rows.rows.iter().enumerate() {
+        let values: Array = row.iter().map(|v| value_to_js(v, options)).collect();
+        out.set(i as u32, values.into());
+    }
+    out
+}
+
 /// `{ sql, params }`, params in keel's canonical JSON form.
 pub fn statement_to_js(statement: &Statement) -> Result<JsValue, JsValue> {
     let out = Object::new();

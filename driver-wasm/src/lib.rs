@@ -16,6 +16,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use js_sys::Promise;
+use keel_core::query::RowShape;
 use keel_core::{Db, Query};
 use wasm_bindgen::prelude::*;
 
@@ -156,17 +157,22 @@ impl Client {
 impl Client {
     fn run(&self, query_json: &str, detailed: bool) -> Promise {
         // Compile eagerly so an invalid definition rejects without any I/O.
-        let prepared = parse_query(query_json)
-            .and_then(|query| self.db.compile(&query).map_err(|e| to_js_error(&e)));
+        let prepared = parse_query(query_json).and_then(|query| {
+            let statement = self.db.compile(&query).map_err(|e| to_js_error(&e))?;
+            Ok((statement, query.row_shape))
+        });
         let db = Rc::clone(&self.db);
         let options = self.options;
         wasm_bindgen_futures::future_to_promise(async move {
-            let statement = prepared?;
+            let (statement, shape) = prepared?;
             let rows = db
                 .fetch_statement(&statement)
                 .await
                 .map_err(|e| to_js_error(&e))?;
-            let js_rows = rows_to_js(&rows, options)?;
+            let js_rows = match shape {
+                RowShape::Objects => rows_to_js(&rows, options)?,
+                RowShape::Values => convert::rows_to_js_values(&rows, options),
+            };
             if !detailed {
                 return Ok(js_rows.into());
             }

@@ -147,10 +147,16 @@ export class SelectBuilder<R = Record<string, unknown>> {
   constructor(
     readonly definition: SelectDefinition,
     private readonly runner?: Runner,
+    private readonly shape: "objects" | "values" = "objects",
   ) {}
 
   private next(changes: Partial<SelectDefinition>): SelectBuilder<R> {
-    return new SelectBuilder<R>({ ...this.definition, ...changes }, this.runner);
+    return new SelectBuilder<R>({ ...this.definition, ...changes }, this.runner, this.shape);
+  }
+
+  /** Values-style rows: each row an array of values in column order. */
+  values(): SelectBuilder<unknown[]> {
+    return new SelectBuilder<unknown[]>(this.definition, this.runner, "values");
   }
 
   /** Columns (`"name"`, `"album.title"`) or `[expr, alias]` pairs; all columns when never called. */
@@ -218,7 +224,8 @@ export class SelectBuilder<R = Record<string, unknown>> {
   }
 
   toJSON(): QueryDefinition {
-    return { version: 1, select: this.definition };
+    const query: QueryDefinition = { version: 1, select: this.definition };
+    return this.shape === "values" ? { ...query, row_shape: "values" } : query;
   }
 
   private bound(): Runner {

@@ -201,7 +201,10 @@ export type QueryBody =
   | { delete: DeleteDefinition }
   | { raw: RawDefinition };
 
-export type QueryDefinition = { version: 1 } & QueryBody;
+/** `"values"` returns each row as an array of values in column order. */
+export type RowShape = "objects" | "values";
+
+export type QueryDefinition = { version: 1; row_shape?: RowShape } & QueryBody;
 
 // --------------------------------------------------------------------- schema
 

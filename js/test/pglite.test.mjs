@@ -139,3 +139,16 @@ test("client.from(...) builds and runs a query in one chain", async () => {
   assert.equal(none, null);
   await client.close();
 });
+
+test("values-style rows: arrays in column order, from JSON and from the builder", async () => {
+  const client = await connect(pgliteTransport(pg), schema, { user: "postgres" });
+  const definition = {
+    version: 1,
+    select: { from: "track", columns: ["track_id", "name"], where: { eq: { column: "album_id", value: 2 } } },
+    row_shape: "values",
+  };
+  assert.deepStrictEqual(await client.query(definition), [[6, "Scaffolding"]]);
+  const built = await client.from("track").columns("name", "track_id").where(eq("album_id", 3)).values().all();
+  assert.deepStrictEqual(built, [["Note G", 7]]);
+  await client.close();
+});

@@ -34,6 +34,26 @@ pub struct Query {
     pub version: u32,
     #[serde(flatten)]
     pub body: QueryBody,
+    /// How rows are handed back: objects keyed by column name (the default)
+    /// or, like Django's `values_list`, arrays of values in column order. It
+    /// does not change the SQL; drivers that build rows read it.
+    #[serde(default, skip_serializing_if = "RowShape::is_objects")]
+    pub row_shape: RowShape,
+}
+
+/// The shape of each returned row; see [`Query::row_shape`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowShape {
+    #[default]
+    Objects,
+    Values,
+}
+
+impl RowShape {
+    fn is_objects(&self) -> bool {
+        *self == RowShape::Objects
+    }
 }
 
 /// What the query does. One key of the JSON object names it.
@@ -79,6 +99,12 @@ impl Query {
         serde_json::from_str(json)
     }
 
+    /// The same query, returning each row as an array of values.
+    pub fn values(mut self) -> Query {
+        self.row_shape = RowShape::Values;
+        self
+    }
+
     pub fn to_json(&self) -> String {
         // A Query holds only strings, numbers and JSON values, which always serialize.
         serde_json::to_string_pretty(self).unwrap_or_default()
@@ -88,6 +114,7 @@ impl Query {
         Query {
             version: FORMAT_VERSION,
             body,
+            row_shape: RowShape::Objects,
         }
     }
 }

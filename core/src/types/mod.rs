@@ -211,6 +211,12 @@ impl Rows {
     pub fn to_json_string(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// The canonical JSON form of values-style rows: an array of arrays,
+    /// values in column order.
+    pub fn to_values_json_string(&self) -> String {
+        serde_json::to_string(&self.rows).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
