@@ -72,6 +72,13 @@ export async function startProxy({ target, args = [] } = {}) {
     url,
     port: Number(new URL(url).port),
     stats,
+    /** Kills the proxy outright (SIGKILL): every relayed connection drops mid-stream. */
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await once(child, "exit");
+      }
+    },
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
