@@ -131,6 +131,17 @@ impl Client {
         self.run(query_json, true)
     }
 
+    /// The bytes of a CancelRequest for this connection, to write on a second
+    /// connection to the same server; `undefined` when the server gave no
+    /// cancel key (PGlite).
+    #[wasm_bindgen(js_name = cancelRequest)]
+    pub fn cancel_request(&self) -> Option<js_sys::Uint8Array> {
+        self.db
+            .driver()
+            .cancel_request()
+            .map(js_sys::Uint8Array::from)
+    }
+
     /// Sends Terminate and closes the transport.
     pub fn close(self) -> Promise {
         let db = self.db;

@@ -42,6 +42,18 @@ export interface ConnectOptions {
   int8?: "bigint" | "string";
   /** timestamptz columns as Date (default, millisecond precision) or as RFC 3339 strings (microseconds kept). */
   timestamptz?: "date" | "string";
+  /**
+   * Opens a second connection to the same server, used only to send a
+   * CancelRequest when a query's AbortSignal fires (e.g.
+   * `() => webSocketTransport(url)`). Without it an aborted query still
+   * rejects at once, but runs on to its end on the server.
+   */
+  cancel?: () => Transport | Promise<Transport>;
+}
+
+export interface QueryOptions {
+  /** Aborting rejects the query with the signal's reason and cancels it on the server. */
+  signal?: AbortSignal;
 }
 
 export type WasmSource = WebAssembly.Module | BufferSource | URL | string | Response;
@@ -116,8 +128,8 @@ const raw = (sql: string): QueryDefinition => ({ version: 1, raw: { sql } });
 
 /** The statements that run on a connection, shared by a client and its transactions. */
 interface Runs {
-  query<R extends Row = Row>(query: Definition): Promise<R[]>;
-  queryDetailed<R extends Row = Row>(query: Definition): Promise<Statement & { rows: R[] }>;
+  query<R extends Row = Row>(query: Definition, options?: QueryOptions): Promise<R[]>;
+  queryDetailed<R extends Row = Row>(query: Definition, options?: QueryOptions): Promise<Statement & { rows: R[] }>;
 }
 
 function builderOn(runs: Runs, table: string): SelectBuilder<Row> {
@@ -131,15 +143,17 @@ function builderOn(runs: Runs, table: string): SelectBuilder<Row> {
  */
 export class Client implements Runs {
   readonly #inner: WasmClient;
+  readonly #openCancel: (() => Transport | Promise<Transport>) | undefined;
   #turn: Promise<void> = Promise.resolve();
 
-  private constructor(inner: WasmClient) {
+  private constructor(inner: WasmClient, openCancel?: () => Transport | Promise<Transport>) {
     this.#inner = inner;
+    this.#openCancel = openCancel;
   }
 
   /** @internal */
-  static wrap(inner: WasmClient): Client {
-    return new Client(inner);
+  static wrap(inner: WasmClient, openCancel?: () => Transport | Promise<Transport>): Client {
+    return new Client(inner, openCancel);
   }
 
   /** Runs `work` once every earlier call on this connection has finished. */
@@ -155,16 +169,64 @@ export class Client implements Runs {
     }
   }
 
+  /**
+   * Runs `start` in turn. An abort rejects the returned promise at once; the
+   * statement, if it already started, is cancelled on the server and keeps
+   * the connection until the server has answered, so the session never
+   * falls out of step. A call aborted while waiting for its turn never starts.
+   */
+  #run<T>(start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (signal === undefined) return this.#exclusive(start);
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      let started = false;
+      const onAbort = () => {
+        reject(signal.reason);
+        if (started) void this.#sendCancel();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      void this.#exclusive(async () => {
+        if (signal.aborted) return;
+        started = true;
+        try {
+          resolve(await start());
+        } catch (error) {
+          reject(error);
+        }
+      }).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  async #sendCancel(): Promise<void> {
+    const bytes = this.#inner.cancelRequest();
+    if (bytes === undefined || this.#openCancel === undefined) return;
+    try {
+      const transport = await this.#openCancel();
+      await transport.write(bytes);
+      // The server closes the cancel connection itself; wait for that, then let go.
+      await transport.read().catch(() => null);
+      await transport.close?.();
+    } catch {
+      // Cancelling is best effort: the query still ends, only later.
+    }
+  }
+
   /** Runs a definition and resolves to its rows as plain objects. */
-  query<R extends Row = Row>(query: Definition): Promise<R[]> {
+  query<R extends Row = Row>(query: Definition, options: QueryOptions = {}): Promise<R[]> {
     const json = asJson(query);
-    return this.#exclusive(async () => (await this.#inner.query(json)) as R[]);
+    return this.#run(async () => (await this.#inner.query(json)) as R[], options.signal);
   }
 
   /** Runs a definition and resolves to the statement that ran together with its rows. */
-  queryDetailed<R extends Row = Row>(query: Definition): Promise<Statement & { rows: R[] }> {
+  queryDetailed<R extends Row = Row>(
+    query: Definition,
+    options: QueryOptions = {},
+  ): Promise<Statement & { rows: R[] }> {
     const json = asJson(query);
-    return this.#exclusive(async () => (await this.#inner.queryDetailed(json)) as Statement & { rows: R[] });
+    return this.#run(
+      async () => (await this.#inner.queryDetailed(json)) as Statement & { rows: R[] },
+      options.signal,
+    );
   }
 
   /** Starts a builder bound to this client: `client.from("track").where(eq("album_id", 1)).all()`. */
@@ -289,5 +351,5 @@ export class Transaction implements Runs {
 export async function connect(transport: Transport, schema: Schema, options: ConnectOptions): Promise<Client> {
   await init();
   const inner = (await WasmClient.connect(transport, schema.inner, options)) as WasmClient;
-  return Client.wrap(inner);
+  return Client.wrap(inner, options.cancel);
 }

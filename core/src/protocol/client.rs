@@ -21,6 +21,9 @@ use crate::rows::RawRows;
 /// several `Client`s side by side for concurrency.
 pub struct Client<T> {
     inner: Mutex<Inner<T>>,
+    /// Kept outside the mutex: a cancel is needed exactly while a query
+    /// holds the session.
+    cancel_request: Option<Vec<u8>>,
 }
 
 struct Inner<T> {
@@ -52,6 +55,7 @@ impl<T: Transport> Client<T> {
             while let Some(event) = inner.connection.poll_event() {
                 if event == Event::Connected {
                     return Ok(Client {
+                        cancel_request: inner.connection.cancel_request(),
                         inner: Mutex::new(inner),
                     });
                 }
@@ -64,6 +68,13 @@ impl<T: Transport> Client<T> {
                 other => other,
             })?;
         }
+    }
+
+    /// The bytes of a CancelRequest for this session's running statement, to
+    /// send on a second connection to the same server (the server sends no
+    /// reply). `None` when the server sent no BackendKeyData (PGlite).
+    pub fn cancel_request(&self) -> Option<&[u8]> {
+        self.cancel_request.as_deref()
     }
 
     /// Runs one statement through the connection's statement cache, so a
