@@ -1,7 +1,13 @@
 //! Conversions between keel values and JS values, and keel errors as JS errors.
 
 use js_sys::{Array, Object, Reflect};
+use std::collections::HashMap;
+
+use keel_core::compile::plan::PARENT_KEY_COLUMN;
+use keel_core::compile::{Load, Plan};
+use keel_core::db::PlanRows;
 use keel_core::protocol::StartupConfig;
+use keel_core::schema::RelationKind;
 use keel_core::types::Timestamp;
 use keel_core::{Error, Rows, Statement, Value};
 use wasm_bindgen::prelude::*;
@@ -190,6 +196,85 @@ pub fn rows_to_js(rows: &Rows, options: ValueOptions) -> Result<Array, JsValue> 
         }
         out.set(i as u32, object.into());
     }
+    Ok(out)
+}
+
+/// Nests eager-loaded rows under their parents: each relation becomes a
+/// property holding an array (has-many, many-to-many) or one object or null
+/// (belongs-to, has-one). `loads` is the compiled plan, whose shape the
+/// fetched rows follow level for level.
+pub fn plan_to_js(
+    fetched: &PlanRows,
+    loads: &[Load],
+    options: ValueOptions,
+) -> Result<Array, JsValue> {
+    let parents = rows_to_js(&fetched.rows, options)?;
+    for (loaded, load) in fetched.loads.iter().zip(loads) {
+        let children = plan_to_js(&loaded.rows, &load.loads, options)?;
+        let child_columns = &loaded.rows.rows.columns;
+        let child_key = column_index(child_columns, &loaded.child_key)?;
+        let mut by_key: HashMap<Vec<u8>, Vec<JsValue>> = HashMap::new();
+        for (row, child) in loaded.rows.rows.rows.iter().zip(children.iter()) {
+            if child_columns[child_key] == PARENT_KEY_COLUMN {
+                Reflect::delete_property(&child.clone().into(), &PARENT_KEY_COLUMN.into())?;
+            }
+            if let Some(key) = key_bytes(row.get(child_key))? {
+                by_key.entry(key).or_default().push(child);
+            }
+        }
+        let parent_key = column_index(&fetched.rows.columns, &loaded.parent_key)?;
+        let many = matches!(load.kind, RelationKind::HasMany | RelationKind::ManyToMany);
+        for (row, parent) in fetched.rows.rows.iter().zip(parents.iter()) {
+            let matched = match key_bytes(row.get(parent_key))? {
+                Some(key) => by_key.get(&key).map(Vec::as_slice).unwrap_or_default(),
+                None => &[],
+            };
+            let value: JsValue = if many {
+                matched.iter().collect::<Array>().into()
+            } else {
+                matched.first().cloned().unwrap_or(JsValue::NULL)
+            };
+            Reflect::set(&parent, &load.relation.as_str().into(), &value)?;
+        }
+    }
+    Ok(parents)
+}
+
+fn column_index(columns: &[String], name: &str) -> Result<usize, JsValue> {
+    columns.iter().position(|c| c == name).ok_or_else(|| {
+        plain_error(
+            "KeelDecodeError",
+            "decode",
+            &format!("eager loading: the result has no key column {name:?}"),
+        )
+    })
+}
+
+/// A value's binary encoding, as a map key that compares like the value.
+fn key_bytes(value: Option<&Value>) -> Result<Option<Vec<u8>>, JsValue> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .encode_binary()
+            .map_err(|e| plain_error("KeelDecodeError", "decode", &e.to_string())),
+    }
+}
+
+/// `{ sql, params, loads: [...] }` for a plan: the root statement and, level
+/// by level, the batched statements that load relations.
+pub fn plan_statements_to_js(plan: &Plan) -> Result<JsValue, JsValue> {
+    fn loads_to_js(loads: &[Load]) -> Result<Array, JsValue> {
+        let out = Array::new();
+        for load in loads {
+            let entry = statement_to_js(&load.statement)?;
+            Reflect::set(&entry, &"relation".into(), &load.relation.as_str().into())?;
+            Reflect::set(&entry, &"loads".into(), &loads_to_js(&load.loads)?.into())?;
+            out.push(&entry);
+        }
+        Ok(out)
+    }
+    let out = statement_to_js(&plan.root)?;
+    Reflect::set(&out, &"loads".into(), &loads_to_js(&plan.loads)?.into())?;
     Ok(out)
 }
 

@@ -16,7 +16,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use js_sys::Promise;
-use keel_core::query::RowShape;
+use keel_core::compile::compile_plan;
+use keel_core::query::{QueryBody, RowShape};
 use keel_core::{Db, Query};
 use wasm_bindgen::prelude::*;
 
@@ -167,15 +168,20 @@ impl Client {
 
 impl Client {
     fn run(&self, query_json: &str, detailed: bool) -> Promise {
+        let query = match parse_query(query_json) {
+            Ok(query) => query,
+            Err(error) => return Promise::reject(&error),
+        };
+        if matches!(&query.body, QueryBody::Select(select) if !select.with.is_empty()) {
+            return self.run_plan(query, detailed);
+        }
         // Compile eagerly so an invalid definition rejects without any I/O.
-        let prepared = parse_query(query_json).and_then(|query| {
-            let statement = self.db.compile(&query).map_err(|e| to_js_error(&e))?;
-            Ok((statement, query.row_shape))
-        });
+        let prepared = self.db.compile(&query).map_err(|e| to_js_error(&e));
+        let shape = query.row_shape;
         let db = Rc::clone(&self.db);
         let options = self.options;
         wasm_bindgen_futures::future_to_promise(async move {
-            let (statement, shape) = prepared?;
+            let statement = prepared?;
             let rows = db
                 .fetch_statement(&statement)
                 .await
@@ -189,6 +195,27 @@ impl Client {
             }
             let out = convert::statement_to_js(&statement)?;
             js_sys::Reflect::set(&out, &"rows".into(), &js_rows)?;
+            Ok(out)
+        })
+    }
+
+    /// A select with `with`: the root, then one batched statement per
+    /// relation level, assembled into nested objects.
+    fn run_plan(&self, query: Query, detailed: bool) -> Promise {
+        let plan = match compile_plan(&query, self.db.schema()) {
+            Ok(plan) => plan,
+            Err(error) => return Promise::reject(&to_js_error(&keel_core::Error::from(error))),
+        };
+        let db = Rc::clone(&self.db);
+        let options = self.options;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let fetched = db.fetch_plan(&query).await.map_err(|e| to_js_error(&e))?;
+            let rows = convert::plan_to_js(&fetched, &plan.loads, options)?;
+            if !detailed {
+                return Ok(rows.into());
+            }
+            let out = convert::plan_statements_to_js(&plan)?;
+            js_sys::Reflect::set(&out, &"rows".into(), &rows)?;
             Ok(out)
         })
     }
