@@ -20,6 +20,7 @@ use keel_core::compile::compile_plan;
 use keel_core::query::{QueryBody, RowShape};
 use keel_core::{Db, Query};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 use convert::{rows_to_js, to_js_error, ValueOptions};
 use transport::{JsTransport, JsTransportAdapter};
@@ -141,6 +142,55 @@ impl Client {
             .driver()
             .cancel_request()
             .map(js_sys::Uint8Array::from)
+    }
+
+    /// Streams a query's rows in batches of at most `batch_size`: calls
+    /// `on_batch(rows)` for each batch and waits for the promise it returns;
+    /// resolving to `false` stops the stream. Resolves when the stream ends.
+    pub fn stream(&self, query_json: &str, batch_size: u32, on_batch: js_sys::Function) -> Promise {
+        let prepared = parse_query(query_json).and_then(|query| {
+            let statement = self.db.compile(&query).map_err(|e| to_js_error(&e))?;
+            Ok((statement, query.row_shape))
+        });
+        let db = Rc::clone(&self.db);
+        let options = self.options;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (statement, shape) = prepared?;
+            let params = statement.encode_params().map_err(|e| to_js_error(&e))?;
+            let columns = statement.columns.clone();
+            db.driver()
+                .query_batches(
+                    &statement.sql,
+                    &statement.param_oids(),
+                    &params,
+                    batch_size,
+                    |raw| {
+                        let on_batch = on_batch.clone();
+                        let columns = columns.clone();
+                        async move {
+                            let rows = keel_core::Rows::decode(&columns, &raw)?;
+                            let js_rows: JsValue = match shape {
+                                RowShape::Objects => rows_to_js(&rows, options)
+                                    .map_err(|e| keel_core::Error::Transport(format!("{e:?}")))?
+                                    .into(),
+                                RowShape::Values => {
+                                    convert::rows_to_js_values(&rows, options).into()
+                                }
+                            };
+                            let returned = on_batch
+                                .call1(&JsValue::NULL, &js_rows)
+                                .map_err(|e| transport::js_error("stream consumer failed", e))?;
+                            let more = JsFuture::from(Promise::resolve(&returned))
+                                .await
+                                .map_err(|e| transport::js_error("stream consumer failed", e))?;
+                            Ok(more.as_bool().unwrap_or(true))
+                        }
+                    },
+                )
+                .await
+                .map_err(|e| to_js_error(&e))?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// Sends Terminate and closes the transport.

@@ -40,7 +40,7 @@ impl JsTransportAdapter {
     }
 }
 
-fn js_error(what: &str, error: JsValue) -> Error {
+pub(crate) fn js_error(what: &str, error: JsValue) -> Error {
     let message = error
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))

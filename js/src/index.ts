@@ -229,6 +229,57 @@ export class Client implements Runs {
     );
   }
 
+  /**
+   * Streams a query's rows as an async iterator, reading them from the
+   * server `batchSize` at a time through a portal: memory stays bounded by
+   * one batch, and the next batch is only requested once the loop has
+   * consumed the previous one. Leaving the loop early closes the portal.
+   * The connection is held until the loop ends.
+   *
+   * ```ts
+   * for await (const row of client.stream(from("track").orderBy("track_id"))) { ... }
+   * ```
+   */
+  async *stream<R = Row>(query: Definition, options: { batchSize?: number } = {}): AsyncGenerator<R, void, undefined> {
+    const json = asJson(query);
+    const batchSize = options.batchSize ?? 1000;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw keelError("compile", `batchSize must be a positive integer, not ${batchSize}`);
+    }
+    // A one-slot hand-off between the wasm producer and this consumer.
+    type Slot = { rows: R[]; resume: (more: boolean) => void } | { end: true } | { error: unknown };
+    const slots: Slot[] = [];
+    let wake: (() => void) | undefined;
+    const put = (slot: Slot) => {
+      slots.push(slot);
+      wake?.();
+    };
+    const finished = this.#exclusive(() =>
+      this.#inner.stream(json, batchSize, (rows: R[]) => new Promise<boolean>((resume) => put({ rows, resume }))),
+    ).then(
+      () => put({ end: true }),
+      (error: unknown) => put({ error }),
+    );
+    let stop: ((more: boolean) => void) | undefined;
+    try {
+      for (;;) {
+        while (slots.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        const slot = slots.shift()!;
+        if ("end" in slot) return;
+        if ("error" in slot) throw slot.error;
+        stop = slot.resume;
+        yield* slot.rows;
+        stop = undefined;
+        slot.resume(true);
+      }
+    } finally {
+      // Left the loop early (break, return, throw): close the portal and
+      // wait until the connection is back in step.
+      stop?.(false);
+      await finished;
+    }
+  }
+
   /** Starts a builder bound to this client: `client.from("track").where(eq("album_id", 1)).all()`. */
   from<R extends Row = Row>(table: string): SelectBuilder<R> {
     return builderOn(this, table) as SelectBuilder<R>;

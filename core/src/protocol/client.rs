@@ -116,6 +116,74 @@ impl<T: Transport> Client<T> {
         .await
     }
 
+    /// Streams one statement's rows through a portal, at most `batch` rows at
+    /// a time, so memory stays bounded by one batch however large the
+    /// result. `on_batch` receives each batch; resolving to `false` closes
+    /// the portal without reading the rest. The session is held until the
+    /// stream ends, and is left ready for the next statement whether the
+    /// stream finishes, is stopped, or `on_batch` fails.
+    pub async fn query_batches<F, Fut>(
+        &self,
+        sql: &str,
+        param_oids: &[u32],
+        params: &[Option<Vec<u8>>],
+        batch: u32,
+        mut on_batch: F,
+    ) -> Result<()>
+    where
+        F: FnMut(RawRows) -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
+        let mut inner = self.inner.lock().await;
+        inner.check()?;
+        let id = inner
+            .connection
+            .send_portal(sql, param_oids, params, batch)?;
+        inner.flush().await?;
+        // A consumer failure is reported once the portal is closed and the
+        // session is back in step.
+        let mut failure: Option<Error> = None;
+        loop {
+            while let Some(event) = inner.connection.poll_event() {
+                match event {
+                    Event::RowBatch { id: got, rows } if got == id => {
+                        let more = if failure.is_some() {
+                            false
+                        } else {
+                            match on_batch(rows).await {
+                                Ok(more) => more,
+                                Err(error) => {
+                                    failure = Some(error);
+                                    false
+                                }
+                            }
+                        };
+                        if more {
+                            inner.connection.fetch_more(id)?;
+                        } else {
+                            inner.connection.close_portal(id)?;
+                        }
+                        inner.flush().await?;
+                    }
+                    Event::QueryComplete { id: got, rows, .. } if got == id => {
+                        if let Some(error) = failure {
+                            return Err(error);
+                        }
+                        if !rows.is_empty() {
+                            on_batch(rows).await?;
+                        }
+                        return Ok(());
+                    }
+                    Event::QueryFailed { id: got, error } if got == id => {
+                        return Err(failure.unwrap_or_else(|| Error::from(error)));
+                    }
+                    other => trace_event(&other),
+                }
+            }
+            inner.receive().await?;
+        }
+    }
+
     /// How many prepared statements the session keeps; 0 means unnamed
     /// statements only, as pgbouncer's transaction mode needs. See
     /// [`Connection::set_statement_cache_capacity`].
