@@ -5,6 +5,8 @@
 //! and order. Data-modifying statements run in a transaction that is rolled
 //! back. Skips with one line when the Chinook URL is unset.
 
+mod golden_support;
+
 use bytes::BytesMut;
 use keel_core::compile::compile_plan;
 use keel_core::types::PgType;
@@ -16,21 +18,6 @@ use tokio_postgres::{Client, NoTls};
 /// which runs the same definitions through every driver.
 const SCHEMA: &str = include_str!("../../tests/corpus/chinook/schema.json");
 const CASES_JSON: &str = include_str!("../../tests/corpus/chinook/cases.json");
-
-/// (keel query, equivalent hand-written SQL). Every query orders its rows
-/// (or returns one row), so the comparison is exact.
-fn cases() -> Vec<(String, String)> {
-    #[derive(serde::Deserialize)]
-    struct Case {
-        query: serde_json::Value,
-        sql: String,
-    }
-    let cases: Vec<Case> = serde_json::from_str(CASES_JSON).expect("cases.json parses");
-    cases
-        .into_iter()
-        .map(|c| (c.query.to_string(), c.sql))
-        .collect()
-}
 
 /// Opens a transaction with a scratch table for the upsert cases (Chinook's
 /// own keys are identity columns, which an insert may not set).
@@ -107,7 +94,7 @@ async fn compiled_queries_return_the_rows_of_hand_written_sql() {
     };
     let client = connect(&url).await;
     let schema = Schema::from_json(SCHEMA).unwrap();
-    let cases = cases();
+    let cases = golden_support::corpus_cases(CASES_JSON);
     assert!(cases.len() >= 20, "the corpus lost cases");
     for (json, sql) in &cases {
         let query = Query::from_json(json).unwrap_or_else(|e| panic!("{e}: {json}"));

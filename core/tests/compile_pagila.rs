@@ -16,20 +16,6 @@ use tokio_postgres::{Client, NoTls};
 const SCHEMA: &str = include_str!("../../tests/corpus/pagila/schema.json");
 const CASES_JSON: &str = include_str!("../../tests/corpus/pagila/cases.json");
 
-/// (keel query, equivalent hand-written SQL).
-fn cases() -> Vec<(String, String)> {
-    #[derive(serde::Deserialize)]
-    struct Case {
-        query: serde_json::Value,
-        sql: String,
-    }
-    let cases: Vec<Case> = serde_json::from_str(CASES_JSON).expect("cases.json parses");
-    cases
-        .into_iter()
-        .map(|c| (c.query.to_string(), c.sql))
-        .collect()
-}
-
 fn wrap(sql: &str) -> String {
     format!("WITH q AS ({sql}) SELECT coalesce(jsonb_agg(to_jsonb(q)), '[]')::text FROM q")
 }
@@ -58,7 +44,7 @@ async fn compiled_queries_with_user_defined_types_return_the_rows_of_hand_writte
         let _ = connection.await;
     });
     let schema = Schema::from_json(SCHEMA).unwrap();
-    let cases = cases();
+    let cases = golden_support::corpus_cases(CASES_JSON);
     assert!(cases.len() >= 7, "the corpus lost cases");
     for (json, sql) in &cases {
         let query = Query::from_json(json).unwrap_or_else(|e| panic!("{e}: {json}"));

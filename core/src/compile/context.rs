@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use super::error::CompileError;
 use crate::schema::{Column, NamedType, PgType, Schema, Table};
+use crate::types::json::describe;
 use crate::types::{Array, Value};
 
 /// A table in scope: one from the schema, or a CTE's result, typed from its query.
@@ -327,28 +328,6 @@ fn sent_element(element: &PgType) -> PgType {
 /// The one call into the codec's JSON conversion, kept in one place.
 fn from_json(json: &serde_json::Value, ty: &PgType) -> Result<Value, String> {
     Value::from_json(json, ty).map_err(|e| e.found)
-}
-
-pub(crate) fn describe(json: &serde_json::Value) -> String {
-    use serde_json::Value as J;
-    let kind = match json {
-        J::Null => "null",
-        J::Bool(_) => "boolean",
-        J::Number(_) => "number",
-        J::String(_) => "string",
-        J::Array(_) => "array",
-        J::Object(_) => "object",
-    };
-    let mut text = json.to_string();
-    if text.len() > 40 {
-        let cut = (0..=40)
-            .rev()
-            .find(|i| text.is_char_boundary(*i))
-            .unwrap_or(0);
-        text.truncate(cut);
-        text.push('…');
-    }
-    format!("{kind} {text}")
 }
 
 fn itoa(n: usize) -> String {

@@ -283,7 +283,8 @@ fn parse_uuid(text: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn describe(json: &serde_json::Value) -> String {
+/// A JSON literal as error messages show it: its kind and its text, cut short.
+pub(crate) fn describe(json: &serde_json::Value) -> String {
     use serde_json::Value as J;
     let kind = match json {
         J::Null => "null",

@@ -7,7 +7,7 @@ mod binary;
 mod composite;
 mod datetime;
 mod fuzz;
-mod json;
+pub(crate) mod json;
 mod net;
 mod numeric;
 mod pg_type;

@@ -93,3 +93,18 @@ pub fn param_types(statement: &Statement) -> Vec<tokio_postgres::types::Type> {
         })
         .collect()
 }
+
+/// The cases of a corpus file in tests/corpus/ (shared with the
+/// cross-runtime suite): (query definition as JSON text, hand-written SQL).
+pub fn corpus_cases(json: &str) -> Vec<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Case {
+        query: J,
+        sql: String,
+    }
+    let cases: Vec<Case> = serde_json::from_str(json).expect("the corpus parses");
+    cases
+        .into_iter()
+        .map(|c| (c.query.to_string(), c.sql))
+        .collect()
+}
