@@ -10,6 +10,7 @@ pub mod compile;
 pub mod db;
 pub mod driver;
 pub mod error;
+pub mod orm;
 pub mod protocol;
 pub mod query;
 pub mod rows;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use keel_native::query::RowShape;
 use keel_native::{Db, NativeDriver, Query, Schema};
 
 #[derive(Parser)]
@@ -20,7 +21,8 @@ struct Cli {
 enum Command {
     /// Print the SQL and parameters a query definition compiles to, as JSON.
     Compile { schema: PathBuf, query: PathBuf },
-    /// Run a query definition and print its rows as canonical JSON.
+    /// Run a query definition and print its rows as canonical JSON (arrays of
+    /// values for `"row_shape": "values"`).
     Query {
         /// Connection string, e.g. postgres://user:pass@127.0.0.1:5432/db
         url: String,
@@ -32,6 +34,12 @@ enum Command {
         #[arg(long)]
         detailed: bool,
     },
+    /// Read a live database's tables, columns, keys, relations, enums,
+    /// domains and indexes, and print them as a schema JSON.
+    Introspect {
+        /// Connection string, e.g. postgres://user:pass@127.0.0.1:5432/db
+        url: String,
+    },
 }
 
 /// `keel query --detailed` output. A struct rather than `json!`, which would
@@ -40,7 +48,25 @@ enum Command {
 struct Detailed<'a> {
     sql: &'a str,
     params: &'a [keel_native::Value],
-    rows: &'a keel_native::Rows,
+    rows: ShapedRows<'a>,
+}
+
+/// Rows as objects, or as arrays of values when the definition asks for
+/// `"row_shape": "values"`.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ShapedRows<'a> {
+    Objects(&'a keel_native::Rows),
+    Values(&'a [Vec<keel_native::Value>]),
+}
+
+impl<'a> ShapedRows<'a> {
+    fn new(rows: &'a keel_native::Rows, shape: RowShape) -> ShapedRows<'a> {
+        match shape {
+            RowShape::Objects => ShapedRows::Objects(rows),
+            RowShape::Values => ShapedRows::Values(&rows.rows),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +84,8 @@ enum CliError {
     },
     #[error(transparent)]
     Keel(#[from] keel_native::Error),
+    #[error(transparent)]
+    Native(#[from] keel_native::NativeError),
     #[error("cannot write JSON output: {0}")]
     Output(serde_json::Error),
 }
@@ -102,16 +130,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 keel_native::compile(&query, &schema).map_err(keel_native::Error::from)?;
             let db = Db::new(NativeDriver::connect(&url).await?, schema);
             let rows = db.fetch_statement(&statement).await?;
-            if detailed {
-                let out = Detailed {
+            let rows = ShapedRows::new(&rows, query.row_shape);
+            let out = if detailed {
+                serde_json::to_string(&Detailed {
                     sql: &statement.sql,
                     params: &statement.params,
-                    rows: &rows,
-                };
-                println!("{}", serde_json::to_string(&out).map_err(CliError::Output)?);
+                    rows,
+                })
             } else {
-                println!("{}", rows.to_json_string());
-            }
+                serde_json::to_string(&rows)
+            };
+            println!("{}", out.map_err(CliError::Output)?);
+        }
+        Command::Introspect { url } => {
+            let schema = keel_native::introspect::introspect(&url).await?;
+            let json = serde_json::to_string_pretty(&schema).map_err(CliError::Output)?;
+            println!("{json}");
         }
     }
     Ok(())

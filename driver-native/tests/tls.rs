@@ -1,0 +1,179 @@
+//! TLS by sslmode against the throwaway server, with certificates generated
+//! here. Its own test binary: it turns `ssl` on in the server's
+//! configuration for its duration.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use common::stmt;
+use keel_native::{Driver, NativeDriver, NativeError, Pool, PoolSettings, TlsSettings, Value};
+use keel_testkit::database_url;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+struct Authority {
+    der: Vec<u8>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn authority(name: &str) -> Authority {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    let cert = params.self_signed(&key).unwrap();
+    Authority {
+        der: cert.der().to_vec(),
+        issuer: Issuer::new(params, key),
+    }
+}
+
+/// Writes a server certificate for 127.0.0.1/localhost into the data
+/// directory, owned by the server's user, and returns (cert, key) paths.
+fn install_server_certificate(data: &Path, ca: &Authority) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    let owner = std::fs::metadata(data).unwrap();
+    let cert_path = data.join("keel-test-server.crt");
+    let key_path = data.join("keel-test-server.key");
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    for path in [&cert_path, &key_path] {
+        std::os::unix::fs::chown(path, Some(owner.uid()), Some(owner.gid())).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    (
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    )
+}
+
+async fn admin(url: &str, sql: &str) {
+    let driver = NativeDriver::connect(url).await.unwrap();
+    for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+        driver.query(&stmt(statement, vec![], &[])).await.unwrap();
+    }
+}
+
+fn with_mode(url: &str, mode: &str) -> String {
+    format!("{url}?sslmode={mode}")
+}
+
+async fn uses_tls(pool: &Pool) -> bool {
+    let rows = pool
+        .fetch_statement(&stmt(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            vec![],
+            &["ssl"],
+        ))
+        .await
+        .unwrap();
+    rows.rows[0][0] == Value::Bool(true)
+}
+
+fn settings(roots: Vec<Vec<u8>>) -> PoolSettings {
+    PoolSettings {
+        max_size: 1,
+        min_idle: 1,
+        tls: TlsSettings {
+            root_certificates: roots,
+            ..TlsSettings::default()
+        },
+        ..PoolSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn sslmodes_disable_prefer_require_and_verify_full() {
+    let Some(url) = database_url() else { return };
+    let Ok(dir) = std::env::var("KEEL_PG_DIR") else {
+        println!(
+            "skipping: KEEL_PG_DIR is not set, so TLS cannot be configured (run scripts/test)"
+        );
+        return;
+    };
+    let ca = authority("keel test CA");
+    let (cert, key) = install_server_certificate(&Path::new(&dir).join("data"), &ca);
+    admin(
+        &url,
+        &format!(
+            "ALTER SYSTEM SET ssl_cert_file = '{cert}'; ALTER SYSTEM SET ssl_key_file = '{key}'; \
+             ALTER SYSTEM SET ssl = on; SELECT pg_reload_conf()"
+        ),
+    )
+    .await;
+    let body = tokio::spawn(check_modes(url.clone(), ca.der.clone()));
+    let outcome = body.await;
+    admin(
+        &url,
+        "ALTER SYSTEM RESET ssl; ALTER SYSTEM RESET ssl_cert_file; \
+         ALTER SYSTEM RESET ssl_key_file; SELECT pg_reload_conf()",
+    )
+    .await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+async fn check_modes(url: String, ca: Vec<u8>) {
+    // The configuration reload is asynchronous: wait until the server
+    // actually offers TLS.
+    let mut attempts = 0;
+    let require = loop {
+        match Pool::connect(&with_mode(&url, "require"), settings(vec![])).await {
+            Ok(pool) => break pool,
+            Err(error) => {
+                attempts += 1;
+                assert!(attempts < 100, "the server never offered TLS: {error}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert!(uses_tls(&require).await);
+
+    let verified = Pool::connect(&with_mode(&url, "verify-full"), settings(vec![ca.clone()]))
+        .await
+        .unwrap();
+    assert!(uses_tls(&verified).await);
+
+    let prefer = Pool::connect(&with_mode(&url, "prefer"), settings(vec![]))
+        .await
+        .unwrap();
+    assert!(uses_tls(&prefer).await);
+
+    let plain = Pool::connect(&with_mode(&url, "disable"), settings(vec![]))
+        .await
+        .unwrap();
+    assert!(!uses_tls(&plain).await);
+
+    // A certificate from another CA fails verification, and says so.
+    let stranger = authority("some other CA");
+    let error = Pool::connect(
+        &with_mode(&url, "verify-full"),
+        settings(vec![stranger.der]),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.to_string().to_lowercase().contains("certificate"),
+        "{error}"
+    );
+    // Reaching the same server by a name the certificate does not hold
+    // fails too (`hostaddr` keeps the address, the name is what is checked).
+    let wrong_name = format!(
+        "{}?hostaddr=127.0.0.1&sslmode=verify-full",
+        url.replace("@127.0.0.1:", "@keel-wrong-name.invalid:")
+    );
+    assert_ne!(wrong_name, with_mode(&url, "verify-full"));
+    let error = Pool::connect(&wrong_name, settings(vec![ca]))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("not valid for name"), "{error}");
+    let error = Pool::connect(&with_mode(&url, "verify-full"), settings(vec![]))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, NativeError::Config(_)), "{error}");
+}
