@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use js_sys::Promise;
 use keel_core::compile::compile_plan;
+use keel_core::protocol::PipelineStatement;
 use keel_core::query::{QueryBody, RowShape};
 use keel_core::{Db, Query};
 use wasm_bindgen::prelude::*;
@@ -142,6 +143,71 @@ impl Client {
             .driver()
             .cancel_request()
             .map(js_sys::Uint8Array::from)
+    }
+
+    /// Runs several definitions (a JSON array) together, sending the
+    /// statements this connection has prepared before in one write. Resolves
+    /// to one `{ rows }` or `{ error }` per definition, in order; every
+    /// definition is compiled before anything is sent.
+    pub fn pipeline(&self, queries_json: &str) -> Promise {
+        let prepared = serde_json::from_str::<Vec<Query>>(queries_json)
+            .map_err(|e| {
+                convert::plain_error(
+                    "KeelCompileError",
+                    "compile",
+                    &format!("invalid query definitions: {e}"),
+                )
+            })
+            .and_then(|queries| {
+                queries
+                    .iter()
+                    .map(|query| {
+                        let statement = self.db.compile(query).map_err(|e| to_js_error(&e))?;
+                        let params = statement.encode_params().map_err(|e| to_js_error(&e))?;
+                        Ok((statement, params, query.row_shape))
+                    })
+                    .collect::<Result<Vec<_>, JsValue>>()
+            });
+        let db = Rc::clone(&self.db);
+        let options = self.options;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let prepared = prepared?;
+            let oids: Vec<Vec<u32>> = prepared.iter().map(|(s, _, _)| s.param_oids()).collect();
+            let batch: Vec<PipelineStatement<'_>> = prepared
+                .iter()
+                .zip(&oids)
+                .map(|((statement, params, _), oids)| PipelineStatement {
+                    sql: &statement.sql,
+                    param_oids: oids,
+                    params,
+                })
+                .collect();
+            let results = db
+                .driver()
+                .pipeline(&batch)
+                .await
+                .map_err(|e| to_js_error(&e))?;
+            let out = js_sys::Array::new();
+            for ((statement, _, shape), result) in prepared.iter().zip(results) {
+                let entry = js_sys::Object::new();
+                let decoded =
+                    result.and_then(|raw| Ok(keel_core::Rows::decode(&statement.columns, &raw)?));
+                match decoded {
+                    Ok(rows) => {
+                        let js_rows: JsValue = match shape {
+                            RowShape::Objects => rows_to_js(&rows, options)?.into(),
+                            RowShape::Values => convert::rows_to_js_values(&rows, options).into(),
+                        };
+                        js_sys::Reflect::set(&entry, &"rows".into(), &js_rows)?;
+                    }
+                    Err(error) => {
+                        js_sys::Reflect::set(&entry, &"error".into(), &to_js_error(&error))?;
+                    }
+                }
+                out.push(&entry);
+            }
+            Ok(out.into())
+        })
     }
 
     /// Streams a query's rows in batches of at most `batch_size`: calls

@@ -230,6 +230,23 @@ export class Client implements Runs {
   }
 
   /**
+   * Runs several definitions together: statements this connection has run
+   * before go out in one write (one round trip for all of them). Resolves to
+   * one settled result per definition, in order, like `Promise.allSettled`:
+   * one failing statement does not fail the others. Every definition is
+   * compiled first, so an invalid one rejects the whole call before any I/O.
+   */
+  pipeline<R extends Row = Row>(queries: Definition[]): Promise<PromiseSettledResult<R[]>[]> {
+    const json = `[${queries.map(asJson).join(",")}]`;
+    return this.#exclusive(async () => {
+      const results = (await this.#inner.pipeline(json)) as ({ rows: R[] } | { error: unknown })[];
+      return results.map((r) =>
+        "rows" in r ? { status: "fulfilled" as const, value: r.rows } : { status: "rejected" as const, reason: r.error },
+      );
+    });
+  }
+
+  /**
    * Streams a query's rows as an async iterator, reading them from the
    * server `batchSize` at a time through a portal: memory stays bounded by
    * one batch, and the next batch is only requested once the loop has

@@ -14,6 +14,15 @@ use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::rows::RawRows;
 
+/// One statement of a [`Client::pipeline`]: SQL, parameter type OIDs and
+/// parameters in binary format (`None` is NULL).
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineStatement<'a> {
+    pub sql: &'a str,
+    pub param_oids: &'a [u32],
+    pub params: &'a [Option<Vec<u8>>],
+}
+
 /// A PostgreSQL session over any [`Transport`], usable as a [`Driver`].
 ///
 /// Statements run one at a time: the session is behind an async mutex,
@@ -114,6 +123,57 @@ impl<T: Transport> Client<T> {
         }
         .instrument(span)
         .await
+    }
+
+    /// Sends several statements together and returns each one's result, in
+    /// order. Statements the session has already prepared go out in a single
+    /// write, so N of them cost one round trip; a statement seen for the
+    /// first time is described first, which holds the ones after it until
+    /// its description arrives. One statement failing does not fail the
+    /// others (each runs in its own implicit transaction).
+    pub async fn pipeline(
+        &self,
+        statements: &[PipelineStatement<'_>],
+    ) -> Result<Vec<Result<RawRows>>> {
+        let mut inner = self.inner.lock().await;
+        inner.check()?;
+        let mut ids = Vec::with_capacity(statements.len());
+        for statement in statements {
+            ids.push(inner.connection.send_prepared(
+                statement.sql,
+                statement.param_oids,
+                statement.params,
+            )?);
+        }
+        inner.flush().await?;
+        let mut results: Vec<Option<Result<RawRows>>> = statements.iter().map(|_| None).collect();
+        let mut remaining = ids.len();
+        while remaining > 0 {
+            while let Some(event) = inner.connection.poll_event() {
+                let (id, result) = match event {
+                    Event::QueryComplete { id, rows, .. } => (id, Ok(rows)),
+                    Event::QueryFailed { id, error } => (id, Err(Error::from(error))),
+                    other => {
+                        trace_event(&other);
+                        continue;
+                    }
+                };
+                if let Some(slot) = ids
+                    .iter()
+                    .position(|x| *x == id)
+                    .and_then(|i| results.get_mut(i))
+                {
+                    if slot.is_none() {
+                        remaining -= 1;
+                    }
+                    *slot = Some(result);
+                }
+            }
+            if remaining > 0 {
+                inner.receive().await?;
+            }
+        }
+        Ok(results.into_iter().flatten().collect())
     }
 
     /// Streams one statement's rows through a portal, at most `batch` rows at
