@@ -9,7 +9,7 @@
 mod engine_support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 use std::time::Duration;
 
 use engine_support::{config, Session};
@@ -17,25 +17,38 @@ use keel_core::protocol::{Event, RequestId, Transport};
 use keel_core::types::{PgType, Rows, Value};
 use keel_core::RawRows;
 
-/// Counts live heap bytes so the streaming test can report its peak.
+/// Counts live heap bytes per thread so the streaming test can report its
+/// peak. Per thread, because the other tests of this binary run in parallel
+/// on their own threads and would otherwise count towards it; the streaming
+/// test runs its engine on its own (current-thread) runtime.
 struct CountingAlloc;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // try_with: allocations can happen while a thread's locals are torn down.
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
 
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
+            count(layout.size() as isize);
         }
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        count(-(layout.size() as isize));
     }
 }
 
@@ -232,8 +245,8 @@ async fn a_million_rows_stream_in_bounded_memory() {
             10_000,
         )
         .unwrap();
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = LIVE.with(Cell::get);
+    PEAK.with(|peak| peak.set(baseline));
     let (mut count, mut sum, mut batches) = (0u64, 0i64, 0u32);
     let mut tally = |rows: &RawRows| {
         for row in rows.iter() {
@@ -268,7 +281,7 @@ async fn a_million_rows_stream_in_bounded_memory() {
             _ => {}
         }
     }
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+    let peak = usize::try_from(PEAK.with(Cell::get) - baseline).unwrap_or(0);
     println!(
         "streamed {count} rows in {batches} batches; peak heap growth {:.1} MiB",
         peak as f64 / 1_048_576.0
