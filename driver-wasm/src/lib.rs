@@ -145,6 +145,30 @@ impl Client {
             .map(js_sys::Uint8Array::from)
     }
 
+    /// Waits for the next NOTIFY on a channel this connection LISTENs on and
+    /// resolves to `{ processId, channel, payload }`. Holds the connection
+    /// while waiting: use a connection dedicated to listening.
+    #[wasm_bindgen(js_name = nextNotification)]
+    pub fn next_notification(&self) -> Promise {
+        let db = Rc::clone(&self.db);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let notification = db
+                .driver()
+                .next_notification()
+                .await
+                .map_err(|e| to_js_error(&e))?;
+            let out = js_sys::Object::new();
+            js_sys::Reflect::set(
+                &out,
+                &"processId".into(),
+                &JsValue::from_f64(f64::from(notification.process_id)),
+            )?;
+            js_sys::Reflect::set(&out, &"channel".into(), &notification.channel.into())?;
+            js_sys::Reflect::set(&out, &"payload".into(), &notification.payload.into())?;
+            Ok(out.into())
+        })
+    }
+
     /// Runs several definitions (a JSON array) together, sending the
     /// statements this connection has prepared before in one write. Resolves
     /// to one `{ rows }` or `{ error }` per definition, in order; every

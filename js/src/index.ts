@@ -415,6 +415,60 @@ export class Transaction implements Runs {
   }
 }
 
+export interface Notification {
+  processId: number;
+  channel: string;
+  payload: string;
+}
+
+/**
+ * A connection dedicated to LISTEN: iterate it to receive notifications as
+ * they arrive; `close()` ends the iteration.
+ *
+ * ```ts
+ * const listener = await listen(await webSocketTransport(url), ["orders"], options);
+ * for await (const { channel, payload } of listener) { ... }
+ * ```
+ */
+export class Listener implements AsyncIterable<Notification> {
+  #closed = false;
+
+  /** @internal */
+  constructor(
+    private readonly inner: WasmClient,
+    private readonly transport: Transport,
+  ) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Notification, void, undefined> {
+    while (!this.#closed) {
+      try {
+        yield (await this.inner.nextNotification()) as Notification;
+      } catch (error) {
+        if (this.#closed) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Stops listening: closes the connection, which ends any iteration. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.transport.close?.();
+  }
+}
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** Opens a connection over `transport`, LISTENs on `channels` and returns a {@link Listener}. */
+export async function listen(transport: Transport, channels: string[], options: ConnectOptions): Promise<Listener> {
+  await init();
+  const inner = (await WasmClient.connect(transport, new Schema({ tables: [] }).inner, options)) as WasmClient;
+  for (const channel of channels) {
+    await inner.query(JSON.stringify(raw(`LISTEN ${quoteIdent(channel)}`)));
+  }
+  return new Listener(inner, transport);
+}
+
 /** Logs in over `transport` and resolves to a ready client. */
 export async function connect(transport: Transport, schema: Schema, options: ConnectOptions): Promise<Client> {
   await init();

@@ -1,5 +1,6 @@
 //! A generic async runner: one [`Connection`] over one [`Transport`].
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use futures_util::lock::Mutex;
@@ -13,6 +14,19 @@ use crate::compile::Statement;
 use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::rows::RawRows;
+
+/// A NOTIFY received on a channel this session LISTENs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub process_id: i32,
+    pub channel: String,
+    pub payload: String,
+}
+
+/// Notifications kept for a session nobody reads them from; older ones are
+/// dropped (and logged) beyond this, so an idle listener cannot grow memory
+/// without bound.
+const MAX_QUEUED_NOTIFICATIONS: usize = 10_000;
 
 /// One statement of a [`Client::pipeline`]: SQL, parameter type OIDs and
 /// parameters in binary format (`None` is NULL).
@@ -38,6 +52,9 @@ pub struct Client<T> {
 struct Inner<T> {
     connection: Connection,
     transport: T,
+    /// NOTIFY messages received while doing anything else, oldest first,
+    /// until [`Client::next_notification`] takes them.
+    notifications: VecDeque<Notification>,
     /// Why the byte stream can no longer be trusted: the transport failed,
     /// reached end of stream, or a write was cancelled halfway.
     unusable: Option<String>,
@@ -56,6 +73,7 @@ impl<T: Transport> Client<T> {
         let mut inner = Inner {
             connection: Connection::new(config, nonce_seed),
             transport,
+            notifications: VecDeque::new(),
             unusable: None,
         };
         inner.check()?;
@@ -68,7 +86,7 @@ impl<T: Transport> Client<T> {
                         inner: Mutex::new(inner),
                     });
                 }
-                trace_event(&event);
+                inner.other(event);
             }
             inner.receive().await.map_err(|error| match error {
                 Error::Closed(_) => Error::Closed(Some(
@@ -115,7 +133,7 @@ impl<T: Transport> Client<T> {
                         }
                         // Responses to requests whose futures were dropped
                         // arrive first and are discarded here.
-                        other => trace_event(&other),
+                        other => inner.other(other),
                     }
                 }
                 inner.receive().await?;
@@ -154,7 +172,7 @@ impl<T: Transport> Client<T> {
                     Event::QueryComplete { id, rows, .. } => (id, Ok(rows)),
                     Event::QueryFailed { id, error } => (id, Err(Error::from(error))),
                     other => {
-                        trace_event(&other);
+                        inner.other(other);
                         continue;
                     }
                 };
@@ -174,6 +192,24 @@ impl<T: Transport> Client<T> {
             }
         }
         Ok(results.into_iter().flatten().collect())
+    }
+
+    /// Waits for the next NOTIFY on a channel this session LISTENs on
+    /// (run `LISTEN channel` first). It holds the session while it waits, so
+    /// it is meant for a connection dedicated to listening; notifications
+    /// that arrived during other statements are returned first.
+    pub async fn next_notification(&self) -> Result<Notification> {
+        let mut inner = self.inner.lock().await;
+        loop {
+            if let Some(notification) = inner.notifications.pop_front() {
+                return Ok(notification);
+            }
+            inner.check()?;
+            inner.receive().await?;
+            while let Some(event) = inner.connection.poll_event() {
+                inner.other(event);
+            }
+        }
     }
 
     /// Streams one statement's rows through a portal, at most `batch` rows at
@@ -237,7 +273,7 @@ impl<T: Transport> Client<T> {
                     Event::QueryFailed { id: got, error } if got == id => {
                         return Err(failure.unwrap_or_else(|| Error::from(error)));
                     }
-                    other => trace_event(&other),
+                    other => inner.other(other),
                 }
             }
             inner.receive().await?;
@@ -281,6 +317,29 @@ impl<T: Transport> Client<T> {
 }
 
 impl<T: Transport> Inner<T> {
+    /// An event no request is waiting for: notifications are kept for
+    /// [`Client::next_notification`], anything else is logged.
+    fn other(&mut self, event: Event) {
+        match event {
+            Event::Notification {
+                process_id,
+                channel,
+                payload,
+            } => {
+                if self.notifications.len() >= MAX_QUEUED_NOTIFICATIONS {
+                    tracing::warn!("dropping the oldest unread notification");
+                    self.notifications.pop_front();
+                }
+                self.notifications.push_back(Notification {
+                    process_id,
+                    channel,
+                    payload,
+                });
+            }
+            other => trace_event(&other),
+        }
+    }
+
     fn check(&self) -> Result<()> {
         if let Some(reason) = &self.unusable {
             return Err(Error::Closed(Some(reason.clone())));

@@ -27,7 +27,7 @@ mod flow_tests;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, PipelineStatement};
+pub use client::{Client, Notification, PipelineStatement};
 pub use config::StartupConfig;
 pub use connection::{
     BackendKey, Connection, Event, RequestId, StatementResult, TransactionStatus,
