@@ -99,6 +99,16 @@ impl Session {
         }
     }
 
+    /// Skips asynchronous events until the next request finishes.
+    pub async fn next_result(&mut self) -> Event {
+        loop {
+            match self.next_event().await {
+                event @ (Event::QueryComplete { .. } | Event::QueryFailed { .. }) => return event,
+                _ => continue,
+            }
+        }
+    }
+
     pub async fn next_event(&mut self) -> Event {
         loop {
             self.flush().await;
