@@ -89,6 +89,13 @@ pub enum Error {
     /// The transport (socket, WebSocket, PGlite) failed.
     #[error("transport error: {0}")]
     Transport(String),
+    /// A pooled driver had no free connection within its acquire timeout.
+    /// Back-pressure, not a fault: retry later or shed load.
+    #[error("no pooled connection became free within {waited:?} (pool of at most {max_size})")]
+    PoolTimeout {
+        waited: std::time::Duration,
+        max_size: usize,
+    },
     /// The connection was closed, by either side, before the operation finished.
     #[error("connection closed{}", match .0 { Some(why) => format!(": {why}"), None => String::new() })]
     Closed(Option<String>),

@@ -60,12 +60,16 @@ impl NativeError {
 }
 
 /// For [`keel_core::Db`], whose [`keel_core::Driver`] can only return the
-/// core error: the pool-specific variants keep their message and become a
-/// transport error there. Use the pool's own methods to match on them.
+/// core error: a pool timeout stays typed there; the other pool-specific
+/// variants keep their message and become a transport error. Use the pool's
+/// own methods to match on those.
 impl From<NativeError> for keel_core::Error {
     fn from(error: NativeError) -> Self {
         match error {
             NativeError::Db(e) => e,
+            NativeError::PoolTimeout { waited, max_size } => {
+                keel_core::Error::PoolTimeout { waited, max_size }
+            }
             other => keel_core::Error::Transport(other.to_string()),
         }
     }

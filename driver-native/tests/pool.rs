@@ -97,6 +97,19 @@ async fn acquire_timeout_is_a_typed_pool_timeout() {
         waited >= Duration::from_millis(45) && waited < Duration::from_secs(2),
         "{waited:?}"
     );
+    // Through the core's Db the timeout stays typed as well.
+    let db = Db::new(pool.clone(), Schema::from_json(MUSIC_SCHEMA).unwrap());
+    let through_db = db
+        .fetch_statement(&stmt("SELECT 1 AS one", vec![], &["one"]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            through_db,
+            keel_native::Error::PoolTimeout { max_size: 1, .. }
+        ),
+        "{through_db:?}"
+    );
     drop(held);
     assert!(pool.get().await.is_ok());
 }

@@ -320,7 +320,7 @@ pub fn to_js_error(error: &Error) -> JsValue {
         Error::Server(_) => ("KeelServerError", "server"),
         Error::Protocol(_) => ("KeelProtocolError", "protocol"),
         Error::Encode(_) | Error::Decode(_) => ("KeelDecodeError", "decode"),
-        Error::Transport(_) => ("KeelTransportError", "transport"),
+        Error::Transport(_) | Error::PoolTimeout { .. } => ("KeelTransportError", "transport"),
         Error::Closed(_) => ("KeelClosedError", "closed"),
     };
     let js = plain_error(name, kind, &error.to_string());
