@@ -6,7 +6,7 @@ use super::expr::{compile_expr, type_of, Clause};
 use super::select::compile_select;
 use crate::query::filter::{Compare, Filter, InList};
 use crate::query::Expr;
-use crate::schema::{PgType, RelationKind};
+use crate::schema::{PgType, RelationKind, Table};
 
 /// Writes `filter`. `top` leaves a top-level AND unparenthesised; anything
 /// nested is parenthesised, so precedence never depends on the caller.
@@ -179,11 +179,11 @@ pub(crate) fn compile_filter(
             match (&relation.kind, &relation.through) {
                 (RelationKind::ManyToMany, Some(through)) => {
                     let through_alias = format!("{alias}_through");
-                    ctx.sql.push_str(" INNER JOIN ");
-                    ctx.push_table(through.table, &through_alias);
-                    ctx.sql.push_str(" ON ");
-                    push_pairs(
+                    push_join(
                         ctx,
+                        " INNER JOIN ",
+                        through.table,
+                        &through_alias,
                         through
                             .target_pairs
                             .iter()
@@ -258,6 +258,21 @@ pub(crate) fn unique_alias(ctx: &Ctx<'_>, base: &str) -> String {
 }
 
 /// `"a"."x" = "b"."y" AND ...`.
+/// `{kind}{table} AS alias ON a.x = b.y AND ...`: one joined table with its
+/// key equalities, as relation joins and `has` filters both write it.
+pub(crate) fn push_join<'a>(
+    ctx: &mut Ctx<'_>,
+    kind: &str,
+    table: &Table,
+    alias: &str,
+    pairs: impl Iterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
+) {
+    ctx.sql.push_str(kind);
+    ctx.push_table(table, alias);
+    ctx.sql.push_str(" ON ");
+    push_pairs(ctx, pairs);
+}
+
 pub(crate) fn push_pairs<'a>(
     ctx: &mut Ctx<'_>,
     pairs: impl Iterator<Item = (&'a str, &'a str, &'a str, &'a str)>,

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use super::context::{Ctx, Entry, TableRef};
 use super::error::CompileError;
 use super::expr::{bare_column, compile_expr, has_aggregate, type_of, Clause};
-use super::filter::{compile_filter, push_pairs};
+use super::filter::{compile_filter, push_join};
 use crate::query::select::{Cte, Join, OrderBy, Select, SelectItem, SetQuery};
 use crate::query::{Direction, LockStrength, LockWait, Nulls, QueryBody};
 use crate::schema::{Column, PgType, RelationKind, Table};
@@ -255,21 +255,21 @@ fn compile_join(
             let alias = join.alias.clone().unwrap_or_else(|| name.clone());
             if let (RelationKind::ManyToMany, Some(through)) = (relation.kind, &relation.through) {
                 let through_alias = format!("{alias}_through");
-                ctx.sql.push_str(kind);
-                ctx.push_table(through.table, &through_alias);
-                ctx.sql.push_str(" ON ");
-                push_pairs(
+                push_join(
                     ctx,
+                    kind,
+                    through.table,
+                    &through_alias,
                     through
                         .source_pairs
                         .iter()
                         .map(|(j, s)| (through_alias.as_str(), *j, from_alias, *s)),
                 );
-                ctx.sql.push_str(kind);
-                ctx.push_table(relation.target, &alias);
-                ctx.sql.push_str(" ON ");
-                push_pairs(
+                push_join(
                     ctx,
+                    kind,
+                    relation.target,
+                    &alias,
                     through
                         .target_pairs
                         .iter()
@@ -282,11 +282,11 @@ fn compile_join(
                     })?;
                 }
             } else {
-                ctx.sql.push_str(kind);
-                ctx.push_table(relation.target, &alias);
-                ctx.sql.push_str(" ON ");
-                push_pairs(
+                push_join(
                     ctx,
+                    kind,
+                    relation.target,
+                    &alias,
                     relation
                         .pairs
                         .iter()
