@@ -7,6 +7,7 @@ use keel_core::compile::plan::PARENT_KEY_COLUMN;
 use keel_core::compile::{Load, Plan};
 use keel_core::db::PlanRows;
 use keel_core::protocol::StartupConfig;
+use keel_core::query::RowShape;
 use keel_core::schema::RelationKind;
 use keel_core::types::Timestamp;
 use keel_core::{Error, Rows, Statement, Value};
@@ -276,6 +277,19 @@ pub fn plan_statements_to_js(plan: &Plan) -> Result<JsValue, JsValue> {
     let out = statement_to_js(&plan.root)?;
     Reflect::set(&out, &"loads".into(), &loads_to_js(&plan.loads)?.into())?;
     Ok(out)
+}
+
+/// Rows in the shape the definition asked for: objects keyed by column, or
+/// arrays of values.
+pub fn shaped_rows_to_js(
+    rows: &Rows,
+    shape: RowShape,
+    options: ValueOptions,
+) -> Result<Array, JsValue> {
+    match shape {
+        RowShape::Objects => rows_to_js(rows, options),
+        RowShape::Values => Ok(rows_to_js_values(rows, options)),
+    }
 }
 
 /// Values-style rows: one array of values per row, in column order.

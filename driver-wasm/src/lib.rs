@@ -18,12 +18,12 @@ use std::sync::Arc;
 use js_sys::Promise;
 use keel_core::compile::compile_plan;
 use keel_core::protocol::PipelineStatement;
-use keel_core::query::{QueryBody, RowShape};
+use keel_core::query::QueryBody;
 use keel_core::{Db, Query};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use convert::{rows_to_js, to_js_error, ValueOptions};
+use convert::{to_js_error, ValueOptions};
 use transport::{JsTransport, JsTransportAdapter};
 
 type Engine = keel_core::protocol::Client<JsTransportAdapter>;
@@ -218,10 +218,7 @@ impl Client {
                     result.and_then(|raw| Ok(keel_core::Rows::decode(&statement.columns, &raw)?));
                 match decoded {
                     Ok(rows) => {
-                        let js_rows: JsValue = match shape {
-                            RowShape::Objects => rows_to_js(&rows, options)?.into(),
-                            RowShape::Values => convert::rows_to_js_values(&rows, options).into(),
-                        };
+                        let js_rows = convert::shaped_rows_to_js(&rows, *shape, options)?;
                         js_sys::Reflect::set(&entry, &"rows".into(), &js_rows)?;
                     }
                     Err(error) => {
@@ -259,14 +256,8 @@ impl Client {
                         let columns = columns.clone();
                         async move {
                             let rows = keel_core::Rows::decode(&columns, &raw)?;
-                            let js_rows: JsValue = match shape {
-                                RowShape::Objects => rows_to_js(&rows, options)
-                                    .map_err(|e| keel_core::Error::Transport(format!("{e:?}")))?
-                                    .into(),
-                                RowShape::Values => {
-                                    convert::rows_to_js_values(&rows, options).into()
-                                }
-                            };
+                            let js_rows = convert::shaped_rows_to_js(&rows, shape, options)
+                                .map_err(|e| transport::js_error("cannot build the rows", e))?;
                             let returned = on_batch
                                 .call1(&JsValue::NULL, &js_rows)
                                 .map_err(|e| transport::js_error("stream consumer failed", e))?;
@@ -326,10 +317,7 @@ impl Client {
                 .fetch_statement(&statement)
                 .await
                 .map_err(|e| to_js_error(&e))?;
-            let js_rows = match shape {
-                RowShape::Objects => rows_to_js(&rows, options)?,
-                RowShape::Values => convert::rows_to_js_values(&rows, options),
-            };
+            let js_rows = convert::shaped_rows_to_js(&rows, shape, options)?;
             if !detailed {
                 return Ok(js_rows.into());
             }
