@@ -523,6 +523,92 @@ mod chinook_relations {
         assert_eq!(ids, [1, 8, 17]);
         assert!(playlists.iter().all(|p| p.name.is_some()));
     }
+    /// Artist → albums → tracks, read back as a typed tree from one plan
+    /// (three statements), and checked against Chinook's own counts.
+    #[tokio::test]
+    async fn nested_relations_read_back_as_a_typed_tree() {
+        let Some(url) = chinook_url() else { return };
+        let pool = crate::common::pool(&url, "keel_orm_nested", crate::common::settings(2)).await;
+        let db = Db::new(pool, Schema::from_json(super::CHINOOK_SCHEMA).unwrap());
+        let loaded = db
+            .find::<Artist>()
+            .filter(Artist::artist_id.is_in([1, 8, 22]))
+            .order(Artist::artist_id.asc())
+            .with(Include::relation("albums").with(Include::relation("tracks")))
+            .all_loaded()
+            .await
+            .unwrap();
+        let tree: Vec<(i32, Vec<AlbumTracks>)> = loaded
+            .children::<Album>("albums")
+            .unwrap()
+            .into_iter()
+            .zip(&loaded.models)
+            .map(|(albums, artist)| {
+                let tracks = albums.children::<Track>("tracks").unwrap();
+                let albums = albums
+                    .models
+                    .iter()
+                    .zip(tracks)
+                    .map(|(album, tracks)| {
+                        assert!(tracks
+                            .models
+                            .iter()
+                            .all(|t| t.album_id == Some(album.album_id)));
+                        (
+                            album.album_id,
+                            tracks.models.iter().map(|t| t.track_id).collect(),
+                        )
+                    })
+                    .collect();
+                (artist.artist_id, albums)
+            })
+            .collect();
+        let shape: Vec<(i32, Vec<(i32, usize)>)> = tree
+            .iter()
+            .map(|(artist, albums)| {
+                let mut albums: Vec<(i32, usize)> = albums
+                    .iter()
+                    .map(|(id, tracks)| (*id, tracks.len()))
+                    .collect();
+                albums.sort_unstable();
+                (*artist, albums)
+            })
+            .collect();
+        // AC/DC: albums 1 (10 tracks) and 4 (8); every artist's total is
+        // checked against the server below.
+        assert_eq!(shape[0], (1, vec![(1, 10), (4, 8)]));
+        assert_eq!(shape[1].0, 8);
+        assert_eq!(shape[2].0, 22);
+        for (artist, albums) in &shape {
+            let expected: i64 = db
+                .raw::<Count>(
+                    "SELECT count(*) AS n FROM track t JOIN album a USING (album_id) WHERE a.artist_id = $1",
+                    vec![(
+                        keel_native::orm::JsonValue::from(*artist),
+                        keel_native::types::PgType::Int4,
+                    )],
+                )
+                .await
+                .unwrap()[0]
+                .n;
+            let got: usize = albums.iter().map(|(_, n)| n).sum();
+            assert_eq!(got as i64, expected, "tracks of artist {artist}");
+        }
+        // A level that was not requested is an error at any depth.
+        let albums = loaded.children::<Album>("albums").unwrap();
+        assert!(matches!(
+            albums[0].children::<Track>("genre"),
+            Err(OrmError::NotLoaded { model: "album", .. })
+        ));
+    }
+
+    /// An album id and its track ids.
+    type AlbumTracks = (i32, Vec<i32>);
+
+    #[derive(FromRow, Debug)]
+    struct Count {
+        n: i64,
+    }
 }
 
 mod pagila {

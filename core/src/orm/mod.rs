@@ -147,7 +147,8 @@ impl<D: Driver, M: Model + FromRow> Find<'_, D, M> {
 
     /// Loads `include`'s relation (and its nested ones) with the models:
     /// one batched statement per level, read back with
-    /// [`Loaded::related`] after [`all_loaded`](Self::all_loaded).
+    /// [`Loaded::related`] or, for nested levels, [`Loaded::children`] after
+    /// [`all_loaded`](Self::all_loaded).
     pub fn with(mut self, include: crate::query::select::Include) -> Self {
         self.select = self.select.with(include);
         self
