@@ -19,7 +19,7 @@ use keel_core::types::Rows;
 use keel_core::{Query, Schema};
 use tokio_postgres::NoTls;
 
-use crate::driver::{map_error, run_on};
+use crate::driver::{map_error, run_on, StatementCache};
 use crate::error::{NativeError, NativeResult};
 
 /// What must be undone on the server before the connection is reused.
@@ -70,6 +70,7 @@ pub struct PooledConnection {
     pub(crate) state: ConnState,
     cleanup_timeout: Duration,
     statement_timeout: Option<Duration>,
+    statement_cache: StatementCache,
 }
 
 impl std::fmt::Debug for PooledConnection {
@@ -85,22 +86,24 @@ impl PooledConnection {
         object: Object,
         cleanup_timeout: Duration,
         statement_timeout: Option<Duration>,
+        statement_cache: StatementCache,
     ) -> PooledConnection {
         PooledConnection {
             object: Some(object),
             state: ConnState::default(),
             cleanup_timeout,
             statement_timeout,
+            statement_cache,
         }
     }
 
     /// The client, for operations that manage the connection state
     /// themselves (preparing without executing, COPY).
     pub(crate) fn raw_client(&self) -> NativeResult<&tokio_postgres::Client> {
-        self.client()
+        self.client().map(|client| &**client)
     }
 
-    fn client(&self) -> NativeResult<&tokio_postgres::Client> {
+    fn client(&self) -> NativeResult<&deadpool_postgres::ClientWrapper> {
         if self.state.poisoned {
             return Err(NativeError::Db(keel_core::Error::Closed(Some(
                 "connection retired after a statement timeout; its cancel request may still be pending"
@@ -142,10 +145,16 @@ impl PooledConnection {
         self.flush_pending().await?;
         self.state.interrupted = true;
         let client = self.client()?;
+        let run = run_on(
+            client,
+            statement,
+            self.statement_cache,
+            self.state.depth == 0,
+        );
         let mut poisoned = false;
         let result = match self.statement_timeout {
-            None => run_on(client, statement).await.map_err(NativeError::from),
-            Some(timeout) => match tokio::time::timeout(timeout, run_on(client, statement)).await {
+            None => run.await.map_err(NativeError::from),
+            Some(timeout) => match tokio::time::timeout(timeout, run).await {
                 Ok(result) => result.map_err(NativeError::from),
                 Err(_) => {
                     // The cancel request races the statement's completion
@@ -168,10 +177,11 @@ impl PooledConnection {
     }
 
     /// Sends every statement at once on this connection: tokio-postgres
-    /// writes all the requests before reading any answer, so the batch costs
-    /// the round trips of one statement (its prepare and its execute), not
-    /// one per statement. Each statement has its own result; outside a
-    /// transaction one failing does not undo the others.
+    /// writes all the requests before reading any answer, so a batch of
+    /// statements already in the connection's statement cache costs one
+    /// round trip, and a batch with new ones two (their prepares, then the
+    /// executes). Each statement has its own result; outside a transaction
+    /// one failing does not undo the others.
     pub async fn pipeline(
         &mut self,
         statements: &[Statement],
@@ -179,9 +189,12 @@ impl PooledConnection {
         self.flush_pending().await?;
         self.state.interrupted = true;
         let client = self.client()?;
+        let (cache, may_retry) = (self.statement_cache, self.state.depth == 0);
         let results: Vec<NativeResult<RawRows>> =
             futures_util::future::join_all(statements.iter().map(|statement| async move {
-                run_on(client, statement).await.map_err(NativeError::from)
+                run_on(client, statement, cache, may_retry)
+                    .await
+                    .map_err(NativeError::from)
             }))
             .await;
         if results.iter().all(Result::is_ok) {

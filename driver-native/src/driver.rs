@@ -2,45 +2,82 @@
 
 use std::error::Error as _;
 
+use deadpool_postgres::ClientWrapper;
 use keel_core::compile::Statement;
 use keel_core::error::{Error, Result, ServerError};
 use keel_core::rows::{ColumnDesc, RawRows};
 use keel_core::types::PgType;
 use keel_core::Driver;
 use postgres_types::{FromSql, IsNull, ToSql, Type};
-use tokio_postgres::NoTls;
 use tracing::Instrument;
+
+use crate::endpoint::Endpoint;
+use crate::error::NativeResult;
+use crate::tls::TlsSettings;
+
+/// Statements kept prepared per connection unless configured otherwise.
+pub const DEFAULT_STATEMENT_CACHE: usize = 256;
+
+/// Settings of a single [`NativeDriver`] connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverSettings {
+    /// TLS; an `sslmode` in the URL overrides `tls.mode`.
+    pub tls: TlsSettings,
+    /// See [`StatementCache`].
+    pub statement_cache: StatementCache,
+}
+
+/// How many prepared statements a connection keeps, by SQL text and
+/// parameter types. A cached statement runs in one round trip instead of
+/// two (prepare, then execute), and a pipeline of cached statements in one.
+///
+/// When the cache is full it is emptied (its statements are closed on the
+/// server), which bounds the server-side memory of a connection that sees
+/// many distinct statements. `capacity: 0` prepares every statement afresh,
+/// as connection poolers in transaction mode (pgbouncer) require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementCache {
+    pub capacity: usize,
+}
+
+impl Default for StatementCache {
+    fn default() -> Self {
+        StatementCache {
+            capacity: DEFAULT_STATEMENT_CACHE,
+        }
+    }
+}
 
 /// One tokio-postgres connection. Statements from concurrent callers are
 /// pipelined by tokio-postgres itself.
 pub struct NativeDriver {
-    client: tokio_postgres::Client,
+    client: ClientWrapper,
+    cache: StatementCache,
 }
 
 impl NativeDriver {
     /// Connects with a libpq-style URL or key/value string and spawns the
     /// connection task on the current tokio runtime.
-    pub async fn connect(config: &str) -> Result<NativeDriver> {
-        let (client, connection) =
-            tokio_postgres::connect(config, NoTls)
-                .await
-                .map_err(|e| match server_error(&e) {
-                    Some(error) => error.into_login_error(),
-                    None => map_error(e),
-                })?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(%error, "keel-native connection ended with an error");
-            }
-        });
-        Ok(NativeDriver { client })
+    pub async fn connect(config: &str) -> NativeResult<NativeDriver> {
+        NativeDriver::connect_with(config, &DriverSettings::default()).await
+    }
+
+    /// [`connect`](Self::connect) with TLS and statement-cache settings.
+    pub async fn connect_with(url: &str, settings: &DriverSettings) -> NativeResult<NativeDriver> {
+        let client = Endpoint::new(url, &settings.tls)?.connect().await?;
+        Ok(NativeDriver {
+            client,
+            cache: settings.statement_cache,
+        })
     }
 }
 
 #[async_trait::async_trait]
 impl Driver for NativeDriver {
     async fn query(&self, statement: &Statement) -> Result<RawRows> {
-        run_on(&self.client, statement).await
+        // Outside an explicit transaction a statement that failed because
+        // its cached plan went stale can simply be sent again.
+        run_on(&self.client, statement, self.cache, true).await
     }
 }
 
@@ -48,9 +85,15 @@ impl Driver for NativeDriver {
 /// the SQL and, once the rows are in, the duration: the span is how a slow
 /// statement is found in production, so every path (single connection,
 /// pool, transaction) goes through here.
+///
+/// `may_retry` says the connection is not inside a transaction, so a
+/// statement rejected only because its cached prepared form went stale
+/// (see [`is_stale_statement`]) can be prepared and sent once more.
 pub(crate) async fn run_on(
-    client: &tokio_postgres::Client,
+    client: &ClientWrapper,
     statement: &Statement,
+    cache: StatementCache,
+    may_retry: bool,
 ) -> Result<RawRows> {
     let span = tracing::debug_span!(
         "keel.query",
@@ -59,7 +102,9 @@ pub(crate) async fn run_on(
         rows = tracing::field::Empty,
     );
     let started = std::time::Instant::now();
-    let result = run(client, statement).instrument(span.clone()).await;
+    let result = run_retrying(client, statement, cache, may_retry)
+        .instrument(span.clone())
+        .await;
     span.record(
         "duration_us",
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -72,23 +117,92 @@ pub(crate) async fn run_on(
     result
 }
 
-async fn run(client: &tokio_postgres::Client, statement: &Statement) -> Result<RawRows> {
+async fn run_retrying(
+    client: &ClientWrapper,
+    statement: &Statement,
+    cache: StatementCache,
+    may_retry: bool,
+) -> Result<RawRows> {
+    match run(client, statement, cache).await {
+        Err(Failure::Stale(error)) => {
+            // The server rejected a cached statement; none of its SQL ran.
+            client.statement_cache.clear();
+            if may_retry {
+                run(client, statement, cache)
+                    .await
+                    .map_err(Failure::into_error)
+            } else {
+                Err(error)
+            }
+        }
+        other => other.map_err(Failure::into_error),
+    }
+}
+
+/// Why [`run`] failed: a stale cached statement is told apart so that it
+/// can be evicted and retried.
+enum Failure {
+    Stale(Error),
+    Other(Error),
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Stale(error) | Failure::Other(error) => error,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure::Other(error)
+    }
+}
+
+/// A cached prepared statement the server no longer accepts: its result
+/// type changed under it after DDL (`0A000`, "cached plan must not change
+/// result type"), or it no longer exists because something ran
+/// `DEALLOCATE`/`DISCARD ALL` (`26000`).
+fn is_stale_statement(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        let code = db.code().code();
+        code == "26000" || (code == "0A000" && db.message().contains("cached plan"))
+    })
+}
+
+async fn prepare(
+    client: &ClientWrapper,
+    sql: &str,
+    types: &[Type],
+    cache: StatementCache,
+) -> std::result::Result<tokio_postgres::Statement, Failure> {
+    let prepared = if cache.capacity == 0 {
+        client.prepare_typed(sql, types).await
+    } else {
+        if client.statement_cache.size() >= cache.capacity {
+            client.statement_cache.clear();
+        }
+        client.prepare_typed_cached(sql, types).await
+    };
+    prepared.map_err(|e| Failure::Other(map_error(e)))
+}
+
+async fn run(
+    client: &ClientWrapper,
+    statement: &Statement,
+    cache: StatementCache,
+) -> std::result::Result<RawRows, Failure> {
     let types: Vec<Type> = statement
         .param_oids()
         .into_iter()
         .map(|oid| Type::from_oid(oid).unwrap_or(Type::UNKNOWN))
         .collect();
-    let prepared = client
-        .prepare_typed(&statement.sql, &types)
-        .await
-        .map_err(map_error)?;
+    let prepared = prepare(client, &statement.sql, &types, cache).await?;
     let columns = result_columns(&prepared);
     let prepared = if columns.iter().any(|c| c.format == 0) {
         let wrapped = text_wrapped(&statement.sql, &columns);
-        client
-            .prepare_typed(&wrapped, &types)
-            .await
-            .map_err(map_error)?
+        prepare(client, &wrapped, &types, cache).await?
     } else {
         prepared
     };
@@ -103,7 +217,13 @@ async fn run(client: &tokio_postgres::Client, statement: &Statement) -> Result<R
                 .collect::<Vec<_>>(),
         )
         .await
-        .map_err(map_error)?;
+        .map_err(|e| {
+            if cache.capacity > 0 && is_stale_statement(&e) {
+                Failure::Stale(map_error(e))
+            } else {
+                Failure::Other(map_error(e))
+            }
+        })?;
 
     let width = columns.len();
     let mut raw = RawRows::new(columns);
@@ -219,7 +339,15 @@ pub(crate) fn map_error(error: tokio_postgres::Error) -> Error {
     if error.is_closed() {
         return Error::Closed(error.source().map(|s| s.to_string()));
     }
-    Error::Transport(error.to_string())
+    // tokio-postgres keeps the cause (an unknown CA, a refused connection)
+    // in the source chain, out of its own message.
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message = format!("{message}: {cause}");
+        source = cause.source();
+    }
+    Error::Transport(message)
 }
 
 pub(crate) fn server_error(error: &tokio_postgres::Error) -> Option<ServerError> {

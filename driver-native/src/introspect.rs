@@ -15,25 +15,27 @@ use keel_core::schema::{
     Column, Domain, EnumType, FkAction, ForeignKey, Index, ManyToMany, Schema, Table, Unique,
 };
 use keel_core::types::PgType;
-use tokio_postgres::{NoTls, SimpleQueryMessage};
+use tokio_postgres::SimpleQueryMessage;
 
 use crate::driver::map_error;
+use crate::endpoint::Endpoint;
 use crate::error::{NativeError, NativeResult};
+use crate::tls::TlsSettings;
 
 /// Schemas never introspected.
 const SYSTEM: &str =
     "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
 
-/// Connects to `url` and reads its schema.
+/// Connects to `url` and reads its schema. TLS follows the URL's
+/// `sslmode`/`sslrootcert` (default `prefer`).
 pub async fn introspect(url: &str) -> NativeResult<Schema> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(map_error)?;
-    let task = tokio::spawn(connection);
-    let result = introspect_client(&client).await;
-    drop(client);
-    let _ = task.await;
-    result
+    introspect_with(url, &TlsSettings::default()).await
+}
+
+/// [`introspect`] with TLS settings, as a pool takes them.
+pub async fn introspect_with(url: &str, tls: &TlsSettings) -> NativeResult<Schema> {
+    let client = Endpoint::new(url, tls)?.connect().await?;
+    introspect_client(&client).await
 }
 
 type TextRow = Vec<Option<String>>;

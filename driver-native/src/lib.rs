@@ -11,6 +11,7 @@
 pub mod connection;
 pub mod copy;
 pub mod driver;
+mod endpoint;
 pub mod error;
 pub mod introspect;
 pub mod listen;
@@ -22,7 +23,7 @@ pub mod tls;
 pub mod transaction;
 
 pub use connection::PooledConnection;
-pub use driver::NativeDriver;
+pub use driver::{DriverSettings, NativeDriver, StatementCache};
 pub use error::{NativeError, NativeResult};
 pub use keel_core::*;
 pub use listen::{ListenEvent, Listener, Notification};

@@ -16,8 +16,12 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
 
+use tokio::io::{AsyncRead, AsyncWrite};
+
 use crate::driver::map_error;
-use crate::error::{NativeError, NativeResult};
+use crate::endpoint::{login_error, Endpoint};
+use crate::error::NativeResult;
+use crate::tls::TlsSettings;
 
 /// One `NOTIFY` as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,16 +68,24 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 impl Listener {
     /// Connects and listens on `channels`. The first connection must
     /// succeed (a wrong URL fails here); later losses are retried forever.
+    /// TLS follows the URL's `sslmode`/`sslrootcert` (default `prefer`).
     pub async fn listen(url: &str, channels: &[&str]) -> NativeResult<Listener> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| NativeError::Config(e.to_string()))?;
+        Listener::listen_with(url, channels, &TlsSettings::default()).await
+    }
+
+    /// [`listen`](Self::listen) with TLS settings, as a pool takes them.
+    pub async fn listen_with(
+        url: &str,
+        channels: &[&str],
+        tls: &TlsSettings,
+    ) -> NativeResult<Listener> {
+        let endpoint = Endpoint::new(url, tls)?;
         let sql: String = channels
             .iter()
             .map(|c| format!("LISTEN {};", quote_identifier(c)))
             .collect();
         let (events, receiver) = mpsc::channel(1024);
-        let first = session(&config, &sql, events.clone()).await?;
+        let first = session(&endpoint, &sql, events.clone()).await?;
         let task = tokio::spawn(async move {
             let mut running = first;
             loop {
@@ -85,7 +97,7 @@ impl Listener {
                 }
                 let mut backoff = Duration::from_millis(50);
                 running = loop {
-                    match session(&config, &sql, events.clone()).await {
+                    match session(&endpoint, &sql, events.clone()).await {
                         Ok(next) => break next,
                         Err(error) => {
                             tracing::debug!(%error, ?backoff, "LISTEN reconnect failed");
@@ -109,12 +121,47 @@ impl Listener {
 /// Connects, listens, and returns the task that forwards notifications
 /// until the connection ends.
 async fn session(
-    config: &tokio_postgres::Config,
+    endpoint: &Endpoint,
     listen_sql: &str,
     events: mpsc::Sender<ListenEvent>,
 ) -> NativeResult<tokio::task::JoinHandle<()>> {
-    let (client, mut connection) = config.connect(NoTls).await.map_err(map_error)?;
-    let forward = tokio::spawn(async move {
+    let (client, forward) = match &endpoint.tls {
+        Some(tls) => {
+            let (client, connection) = endpoint
+                .config
+                .connect(tls.clone())
+                .await
+                .map_err(login_error)?;
+            (client, forward(connection, events))
+        }
+        None => {
+            let (client, connection) = endpoint.config.connect(NoTls).await.map_err(login_error)?;
+            (client, forward(connection, events))
+        }
+    };
+    if let Err(error) = client.batch_execute(listen_sql).await {
+        forward.abort();
+        return Err(map_error(error).into());
+    }
+    // Keep the client until the forwarding task ends: dropping it would
+    // close the connection.
+    Ok(tokio::spawn(async move {
+        let _client = client;
+        let _ = forward.await;
+    }))
+}
+
+/// Drives `connection`, sending its notifications to `events` until either
+/// side goes away.
+fn forward<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    events: mpsc::Sender<ListenEvent>,
+) -> tokio::task::JoinHandle<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
         loop {
             let message = futures_util::future::poll_fn(|cx| connection.poll_message(cx)).await;
             match message {
@@ -136,17 +183,7 @@ async fn session(
                 None => return,
             }
         }
-    });
-    if let Err(error) = client.batch_execute(listen_sql).await {
-        forward.abort();
-        return Err(map_error(error).into());
-    }
-    // Keep the client until the forwarding task ends: dropping it would
-    // close the connection.
-    Ok(tokio::spawn(async move {
-        let _client = client;
-        let _ = forward.await;
-    }))
+    })
 }
 
 /// `"name"` with embedded quotes doubled: a channel name is an identifier,

@@ -20,8 +20,10 @@ use tokio_postgres::NoTls;
 
 use crate::connection::PooledConnection;
 use crate::driver::map_error;
+use crate::driver::StatementCache;
+use crate::endpoint::Endpoint;
 use crate::error::{NativeError, NativeResult};
-use crate::tls::{connector, take_sslmode, TlsSettings};
+use crate::tls::TlsSettings;
 use crate::transaction::{Transaction, TransactionOptions};
 
 /// Pool settings. `None` disables a limit.
@@ -57,6 +59,8 @@ pub struct PoolSettings {
     pub maintenance_interval: Duration,
     /// TLS; an `sslmode` in the URL overrides `tls.mode`.
     pub tls: TlsSettings,
+    /// Prepared statements kept per connection.
+    pub statement_cache: StatementCache,
 }
 
 impl Default for PoolSettings {
@@ -73,6 +77,7 @@ impl Default for PoolSettings {
             server_statement_timeout: None,
             maintenance_interval: Duration::from_secs(30),
             tls: TlsSettings::default(),
+            statement_cache: StatementCache::default(),
         }
     }
 }
@@ -135,14 +140,9 @@ impl Pool {
                 settings.min_idle, settings.max_size
             )));
         }
-        let (url, mode) = take_sslmode(url)?;
-        let (ssl_mode, tls) = connector(
-            mode.unwrap_or(settings.tls.mode),
-            &settings.tls.root_certificates,
-        )?;
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| NativeError::Config(e.to_string()))?;
+        let Endpoint {
+            mut config, tls, ..
+        } = Endpoint::new(url, &settings.tls)?;
         if let Some(timeout) = settings.connect_timeout {
             config.connect_timeout(timeout);
         }
@@ -153,7 +153,6 @@ impl Pool {
                 timeout.as_millis().max(1)
             ));
         }
-        config.ssl_mode(ssl_mode);
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
@@ -220,6 +219,7 @@ impl Pool {
             object,
             self.inner.settings.cleanup_timeout,
             self.inner.settings.statement_timeout,
+            self.inner.settings.statement_cache,
         ))
     }
 

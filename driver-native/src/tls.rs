@@ -16,6 +16,7 @@
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -56,16 +57,35 @@ pub struct TlsSettings {
     pub root_certificates: Vec<Vec<u8>>,
 }
 
-/// Removes `sslmode` from a URL's query string, returning the rest and the mode.
-pub(crate) fn take_sslmode(url: &str) -> NativeResult<(String, Option<SslMode>)> {
+/// The URL without its TLS parameters, and the settings that apply: the
+/// URL's `sslmode` overrides `settings.mode`, and the PEM certificates of
+/// its `sslrootcert` file are trusted in addition to
+/// `settings.root_certificates`. These are libpq's parameter names, so a
+/// URL that works with `psql` works here; tokio-postgres itself rejects
+/// `sslrootcert` and does not know `verify-full`.
+pub(crate) fn resolve(url: &str, settings: &TlsSettings) -> NativeResult<(String, TlsSettings)> {
+    let mut effective = settings.clone();
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), None));
+        return Ok((url.to_owned(), effective));
     };
-    let mut mode = None;
     let mut kept = Vec::new();
     for pair in query.split('&') {
         match pair.split_once('=') {
-            Some(("sslmode", value)) => mode = Some(SslMode::parse(value)?),
+            Some(("sslmode", value)) => effective.mode = SslMode::parse(value)?,
+            Some(("sslrootcert", path)) => {
+                let path = percent_decode(path);
+                let certificates = CertificateDer::pem_file_iter(&path)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| NativeError::Config(format!("sslrootcert {path}: {e}")))?;
+                if certificates.is_empty() {
+                    return Err(NativeError::Config(format!(
+                        "sslrootcert {path}: no PEM certificate in the file"
+                    )));
+                }
+                effective
+                    .root_certificates
+                    .extend(certificates.into_iter().map(|c| c.to_vec()));
+            }
             _ => kept.push(pair),
         }
     }
@@ -74,7 +94,32 @@ pub(crate) fn take_sslmode(url: &str) -> NativeResult<(String, Option<SslMode>)>
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    Ok((url, mode))
+    Ok((url, effective))
+}
+
+/// `%XX` escapes of a URL query value (a path may contain spaces or `&`).
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The tokio-postgres mode and, unless TLS is disabled, the connector.
@@ -175,17 +220,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sslmode_is_taken_from_the_url() {
-        let (url, mode) =
-            take_sslmode("postgres://u:p@h:1/db?application_name=x&sslmode=verify-full").unwrap();
+    fn tls_parameters_are_taken_from_the_url() {
+        let defaults = TlsSettings::default();
+        let (url, tls) = resolve(
+            "postgres://u:p@h:1/db?application_name=x&sslmode=verify-full",
+            &defaults,
+        )
+        .unwrap();
         assert_eq!(url, "postgres://u:p@h:1/db?application_name=x");
-        assert_eq!(mode, Some(SslMode::VerifyFull));
-        let (url, mode) = take_sslmode("postgres://u:p@h:1/db?sslmode=disable").unwrap();
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        let (url, tls) = resolve("postgres://u:p@h:1/db?sslmode=disable", &defaults).unwrap();
         assert_eq!(
-            (url.as_str(), mode),
-            ("postgres://u:p@h:1/db", Some(SslMode::Disable))
+            (url.as_str(), tls.mode),
+            ("postgres://u:p@h:1/db", SslMode::Disable)
         );
-        assert_eq!(take_sslmode("postgres://h/db").unwrap().1, None);
-        assert!(take_sslmode("postgres://h/db?sslmode=verify-ca").is_err());
+        assert_eq!(resolve("postgres://h/db", &defaults).unwrap().1, defaults);
+        assert!(resolve("postgres://h/db?sslmode=verify-ca", &defaults).is_err());
+        let missing = resolve(
+            "postgres://h/db?sslrootcert=/nonexistent%20dir/ca.pem",
+            &defaults,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(missing.contains("/nonexistent dir/ca.pem"), "{missing}");
     }
 }

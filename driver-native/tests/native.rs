@@ -1,7 +1,7 @@
 //! The native driver against the throwaway PostgreSQL from scripts/test.
 
 use keel_native::types::Timestamp;
-use keel_native::{Db, Error, NativeDriver, Query, Schema, Value};
+use keel_native::{Db, Error, NativeDriver, NativeError, Query, Schema, Value};
 use keel_testkit::{chinook_url, database_url, PgUrl};
 
 const MUSIC_SCHEMA: &str = include_str!("../../examples/music/schema.json");
@@ -93,7 +93,7 @@ async fn wrong_password_is_an_auth_error() {
     let mut parts = PgUrl::parse(&url).expect("harness URL");
     parts.password = "not-the-password".into();
     match NativeDriver::connect(&parts.to_url()).await {
-        Err(Error::Auth { code, message }) => {
+        Err(NativeError::Db(Error::Auth { code, message })) => {
             assert_eq!(code.as_deref(), Some("28P01"));
             assert!(
                 message.contains("password authentication failed"),

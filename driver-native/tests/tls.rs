@@ -8,12 +8,17 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use common::stmt;
-use keel_native::{Driver, NativeDriver, NativeError, Pool, PoolSettings, TlsSettings, Value};
+use futures_util::StreamExt;
+use keel_native::{
+    Driver, ListenEvent, Listener, NativeDriver, NativeError, Pool, PoolSettings, TlsSettings,
+    Value,
+};
 use keel_testkit::database_url;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 struct Authority {
     der: Vec<u8>,
+    pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -25,6 +30,7 @@ fn authority(name: &str) -> Authority {
     let cert = params.self_signed(&key).unwrap();
     Authority {
         der: cert.der().to_vec(),
+        pem: cert.pem(),
         issuer: Issuer::new(params, key),
     }
 }
@@ -105,8 +111,14 @@ async fn sslmodes_disable_prefer_require_and_verify_full() {
         ),
     )
     .await;
-    let body = tokio::spawn(check_modes(url.clone(), ca.der.clone()));
+    let ca_file = Path::new(&dir).join("keel-test-ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let body = tokio::spawn(async move {
+        check_modes(url.clone(), ca.der.clone()).await;
+        check_single_connections(&url, &ca_file.display().to_string()).await;
+    });
     let outcome = body.await;
+    let url = database_url().unwrap();
     admin(
         &url,
         "ALTER SYSTEM RESET ssl; ALTER SYSTEM RESET ssl_cert_file; \
@@ -176,4 +188,51 @@ async fn check_modes(url: String, ca: Vec<u8>) {
         .await
         .unwrap_err();
     assert!(matches!(error, NativeError::Config(_)), "{error}");
+}
+
+/// The single connection, the LISTEN connection and introspection take
+/// TLS from the URL alone, with libpq's `sslrootcert`.
+async fn check_single_connections(url: &str, ca_file: &str) {
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={ca_file}");
+    let driver = NativeDriver::connect(&verified).await.unwrap();
+    let rows = driver
+        .query(&stmt(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            vec![],
+            &["ssl"],
+        ))
+        .await
+        .unwrap();
+    let decoded = keel_native::types::Rows::decode(&["ssl".to_owned()], &rows).unwrap();
+    assert_eq!(decoded.rows[0][0], Value::Bool(true));
+
+    let mut listener = Listener::listen(&verified, &["keel_tls"]).await.unwrap();
+    driver
+        .query(&stmt("NOTIFY keel_tls, 'over tls'", vec![], &[]))
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(std::time::Duration::from_secs(10), listener.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&event, Some(ListenEvent::Notification(n)) if n.payload == "over tls"),
+        "{event:?}"
+    );
+
+    let schema = keel_native::introspect::introspect(&verified)
+        .await
+        .unwrap();
+    assert!(!schema.tables.is_empty());
+
+    // A root file that does not hold the server's CA is refused.
+    let other = format!("{ca_file}.other");
+    std::fs::write(&other, authority("some other CA").pem).unwrap();
+    let error = NativeDriver::connect(&format!("{url}?sslmode=verify-full&sslrootcert={other}"))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().to_lowercase().contains("certificate"),
+        "{error}"
+    );
 }
