@@ -6,8 +6,9 @@ use crate::compile::{compile, compile_plan, CompileError, Load, Statement};
 use crate::driver::Driver;
 use crate::error::Result;
 use crate::query::Query;
+use crate::rows::RawRows;
 use crate::schema::Schema;
-use crate::types::{Array, ArrayDim, PgType, Rows, Value};
+use crate::types::{check_columns, Array, ArrayDim, PgType, Rows, Value};
 
 /// Runs query definitions against a database through any [`Driver`].
 ///
@@ -53,6 +54,15 @@ impl<D: Driver> Db<D> {
     pub async fn fetch_statement(&self, statement: &Statement) -> Result<Rows> {
         let raw = self.driver.query(statement).await?;
         Ok(Rows::decode(&statement.columns, &raw)?)
+    }
+
+    /// Runs a compiled statement and returns its rows undecoded, once the
+    /// server's columns are checked to be the statement's: for callers that
+    /// decode cells straight into their own types (`FromRow::from_raw`).
+    pub async fn fetch_raw(&self, statement: &Statement) -> Result<RawRows> {
+        let raw = self.driver.query(statement).await?;
+        check_columns(&statement.columns, &raw)?;
+        Ok(raw)
     }
 }
 

@@ -72,6 +72,8 @@ fn expand_row(input: &DeriveInput, from_row: bool) -> syn::Result<Tokens> {
         return Err(syn::Error::new_spanned(ident, "Row needs named fields"));
     };
     let mut reads = Vec::new();
+    let mut raw_reads = Vec::new();
+    let mut raw_columns = Vec::new();
     let mut writes = Vec::new();
     for field in &fields.named {
         let Some(field_ident) = &field.ident else {
@@ -93,16 +95,23 @@ fn expand_row(input: &DeriveInput, from_row: bool) -> syn::Result<Tokens> {
         }
         if skip {
             reads.push(quote!(#field_ident: ::std::default::Default::default()));
+            raw_reads.push(quote!(#field_ident: ::std::default::Default::default()));
             continue;
         }
         let column =
             rename.unwrap_or_else(|| field_ident.to_string().trim_start_matches("r#").to_owned());
         reads.push(quote!(#field_ident: row.get(#column)?));
+        let index = raw_columns.len();
+        raw_columns.push(quote!(::keel_core::orm::raw_column(raw, #column)?));
+        raw_reads.push(quote! {
+            #field_ident: ::keel_core::orm::read_cell(row, types, indices[#index], #column)?
+        });
         writes.push(quote! {
             (#column, ::keel_core::query::typed::SqlValue::to_json(&self.#field_ident))
         });
     }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let count = raw_columns.len();
     if from_row {
         return Ok(quote! {
             impl #impl_generics ::keel_core::orm::FromRow for #ident #ty_generics #where_clause {
@@ -110,6 +119,19 @@ fn expand_row(input: &DeriveInput, from_row: bool) -> syn::Result<Tokens> {
                     row: &::keel_core::orm::Row<'_>,
                 ) -> ::std::result::Result<Self, ::keel_core::orm::RowError> {
                     ::std::result::Result::Ok(#ident { #(#reads),* })
+                }
+
+                #[allow(unused_variables)]
+                fn from_raw(
+                    raw: &::keel_core::rows::RawRows,
+                    types: &[::std::option::Option<::keel_core::types::PgType>],
+                ) -> ::std::result::Result<::std::vec::Vec<Self>, ::keel_core::orm::RowError> {
+                    let indices: [usize; #count] = [#(#raw_columns),*];
+                    let mut models = ::std::vec::Vec::with_capacity(raw.len());
+                    for row in raw.iter() {
+                        models.push(#ident { #(#raw_reads),* });
+                    }
+                    ::std::result::Result::Ok(models)
                 }
             }
         });

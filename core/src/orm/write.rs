@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{
-    column_names, decode_all, decode_as, exactly_one, match_columns, primary_key, FromRow,
+    column_names, decode_all, decode_raw, exactly_one, match_columns, primary_key, FromRow,
     OrmError, OrmResult, Patch, ToRow, MAX_PARAMS,
 };
 use crate::compile::Statement;
@@ -223,8 +223,6 @@ impl<D: Driver> Db<D> {
         };
         let statement: Statement = self.compile(&Query::new(QueryBody::Raw(raw)))?;
         let cells = self.driver().query(&statement).await?;
-        let names: Vec<String> = cells.columns().iter().map(|c| c.name.clone()).collect();
-        let rows = Rows::decode(&names, &cells).map_err(crate::Error::from)?;
-        decode_as(&rows, "raw SQL")
+        decode_raw(&cells, "raw SQL")
     }
 }

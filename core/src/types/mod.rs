@@ -148,55 +148,73 @@ pub struct Rows {
     pub rows: Vec<Vec<Value>>,
 }
 
+/// Checks that the server returned the columns the statement asked for, in order.
+pub fn check_columns(expected: &[String], raw: &RawRows) -> Result<(), DecodeError> {
+    let same = raw.columns().len() == expected.len()
+        && raw
+            .columns()
+            .iter()
+            .zip(expected)
+            .all(|(c, e)| c.name == *e);
+    if same {
+        return Ok(());
+    }
+    Err(DecodeError::ShapeMismatch {
+        expected: expected.to_vec(),
+        found: raw.columns().iter().map(|c| c.name.clone()).collect(),
+    })
+}
+
+/// The type each column of `raw` is decoded as: `None` for a column sent in
+/// text format (how unknown types travel; their text is the value).
+pub fn column_types(raw: &RawRows) -> Result<Vec<Option<PgType>>, DecodeError> {
+    raw.columns()
+        .iter()
+        .map(|column| {
+            if column.format == 0 {
+                return Ok(None);
+            }
+            PgType::from_oid(column.type_oid).map(Some).ok_or_else(|| {
+                DecodeError::UnsupportedType {
+                    column: column.name.clone(),
+                    oid: column.type_oid,
+                }
+            })
+        })
+        .collect()
+}
+
+/// One cell as a value: `None` bytes are NULL, `None` type is text format.
+pub fn decode_cell(ty: Option<&PgType>, bytes: Option<&[u8]>) -> Result<Value, String> {
+    match (bytes, ty) {
+        (None, _) => Ok(Value::Null),
+        (Some(bytes), Some(ty)) => Value::decode_binary(ty, bytes),
+        (Some(bytes), None) => std::str::from_utf8(bytes)
+            .map(|text| Value::Text(text.to_owned()))
+            .map_err(|e| format!("invalid UTF-8: {e}")),
+    }
+}
+
 impl Rows {
     /// Decodes every cell of `raw`, checking that the server returned the
     /// columns the statement asked for, in order.
     pub fn decode(expected_columns: &[String], raw: &RawRows) -> Result<Rows, DecodeError> {
+        check_columns(expected_columns, raw)?;
         let found: Vec<String> = raw.columns().iter().map(|c| c.name.clone()).collect();
-        if found != expected_columns {
-            return Err(DecodeError::ShapeMismatch {
-                expected: expected_columns.to_vec(),
-                found,
-            });
-        }
-        let mut types = Vec::with_capacity(raw.columns().len());
-        for column in raw.columns() {
-            // Text format is how unknown types travel; their text is the value.
-            let ty = if column.format == 0 {
-                None
-            } else {
-                Some(PgType::from_oid(column.type_oid).ok_or_else(|| {
-                    DecodeError::UnsupportedType {
-                        column: column.name.clone(),
-                        oid: column.type_oid,
-                    }
-                })?)
-            };
-            types.push(ty);
-        }
+        let types = column_types(raw)?;
         let mut rows = Vec::with_capacity(raw.len());
         for raw_row in raw.iter() {
             let mut row = Vec::with_capacity(types.len());
             for (index, ty) in types.iter().enumerate() {
-                let value = match (raw_row.get(index), ty) {
-                    (None, _) => Value::Null,
-                    (Some(bytes), Some(ty)) => {
-                        Value::decode_binary(ty, bytes).map_err(|reason| DecodeError::Invalid {
-                            column: found[index].clone(),
-                            ty: ty.name(),
-                            reason,
-                        })?
+                let value = decode_cell(ty.as_ref(), raw_row.get(index)).map_err(|reason| {
+                    DecodeError::Invalid {
+                        column: found[index].clone(),
+                        ty: ty
+                            .as_ref()
+                            .map_or_else(|| "text format".into(), PgType::name),
+                        reason,
                     }
-                    (Some(bytes), None) => {
-                        Value::Text(String::from_utf8(bytes.to_vec()).map_err(|e| {
-                            DecodeError::Invalid {
-                                column: found[index].clone(),
-                                ty: "text format".into(),
-                                reason: format!("invalid UTF-8: {e}"),
-                            }
-                        })?)
-                    }
-                };
+                })?;
                 row.push(value);
             }
             rows.push(row);
