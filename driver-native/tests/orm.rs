@@ -4,6 +4,7 @@
 mod common;
 
 use keel_native::orm::{FromRow, OrmError, Patch, ToRow};
+use keel_native::query::expr::{AggFunc, Expr};
 use keel_native::query::typed::Model;
 use keel_native::schema::Unique;
 use keel_native::types::{PgType, Timestamp};
@@ -141,6 +142,43 @@ async fn queries_return_models() {
         .await
         .unwrap());
 
+    // Scalars: aggregates over the filtered rows, checked against SQL.
+    let expected = db
+        .raw::<Totals>(
+            "SELECT max(bytes) AS max_bytes, sum(milliseconds)::text AS total FROM track WHERE album_id = 1",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let album_one = || db.find::<Track>().filter(Track::album_id.eq(1));
+    let max_bytes: Option<i64> = album_one()
+        .scalar(Expr::agg(AggFunc::Max, Some(Track::bytes.expr())))
+        .await
+        .unwrap();
+    assert_eq!(max_bytes, expected.max_bytes);
+    // sum(int8) is numeric in PostgreSQL, read exactly as a string.
+    let total: String = album_one()
+        .order(Track::track_id.asc())
+        .limit(1)
+        .scalar(Expr::agg(AggFunc::Sum, Some(Track::milliseconds.expr())))
+        .await
+        .unwrap();
+    assert_eq!(total, expected.total);
+    let none: Option<i64> = db
+        .find::<Track>()
+        .filter(Track::album_id.eq(-1))
+        .scalar(Expr::agg(AggFunc::Max, Some(Track::bytes.expr())))
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    assert!(matches!(
+        db.find::<Track>()
+            .scalar::<i32>(Track::track_id.expr())
+            .await,
+        Err(OrmError::Usage { model: "track", .. })
+    ));
+
     let rows = db
         .find::<Track>()
         .filter(Track::track_id.lte(2))
@@ -156,6 +194,12 @@ async fn queries_return_models() {
             vec![Value::Text("Low Tide".into())]
         ]
     );
+}
+
+#[derive(FromRow, Debug)]
+struct Totals {
+    max_bytes: Option<i64>,
+    total: String,
 }
 
 #[derive(FromRow, Debug, PartialEq)]

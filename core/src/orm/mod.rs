@@ -228,6 +228,39 @@ impl<D: Driver, M: Model + FromRow> Find<'_, D, M> {
         }
     }
 
+    /// One value computed over the matching rows, typically an aggregate:
+    /// `scalar::<Option<i64>>(Expr::agg(AggFunc::Max, Some(Track::bytes.expr())))`.
+    /// Order, limit and offset are dropped, as for [`count`](Self::count);
+    /// an aggregate over no rows is NULL, so read it as an `Option`.
+    pub async fn scalar<T: FromValue>(mut self, expr: Expr) -> OrmResult<T> {
+        self.select.columns = None;
+        self.select.order_by.clear();
+        self.select.limit = None;
+        self.select.offset = None;
+        self.select.after = None;
+        let select = self.select.expr(expr, "value");
+        let rows = self.db.fetch(&Query::from(select)).await?;
+        let value = match rows.rows.as_slice() {
+            [row] => row.first().unwrap_or(&Value::Null),
+            _ => {
+                return Err(OrmError::Usage {
+                    model: M::TABLE,
+                    problem: format!(
+                        "a scalar query returned {} rows (use an aggregate)",
+                        rows.rows.len()
+                    ),
+                })
+            }
+        };
+        T::from_value(value).map_err(|problem| OrmError::Row {
+            model: M::TABLE,
+            source: RowError {
+                column: "value".to_owned(),
+                problem,
+            },
+        })
+    }
+
     /// Whether any row matches; fetches at most one key.
     pub async fn exists(mut self) -> OrmResult<bool> {
         let key = primary_key::<M>().unwrap_or_else(|_| column_names::<M>());
