@@ -135,7 +135,7 @@ function analyse(w) {
       const [bound, sign] = "max_ratio" in t ? [t.max_ratio, "≤"] : [t.min_ratio, "≥"];
       verdicts.push({
         keel: k,
-        text: `${k} ÷ ${base ?? "baseline"} ${sign} ${bound} (${w.unit})`,
+        text: `${k} ÷ ${base ?? "baseline"} ${sign} ${bound} (in ${w.unit})`,
         measured: ratio === null ? null : ratioText(ratio),
         met: ratio === null ? null : sign === "≤" ? ratio <= bound : ratio >= bound,
         // Where the target sits on the "times better" scale of the chart.
@@ -190,9 +190,10 @@ function chart(group, title, workloads) {
   const values = rows.flatMap((r) => [r.value, r.target ?? 1]).filter((v) => v > 0 && Number.isFinite(v));
   const lo = Math.min(0.5, 2 ** Math.floor(Math.log2(Math.min(...values))));
   const hi = Math.max(2, 2 ** Math.ceil(Math.log2(Math.max(...values))));
-  const W = 960;
   const left = 380;
   const plotW = 380;
+  // Room on the right for "0.56× · 299,400 vs 537,400 rows/s".
+  const W = left + plotW + 330;
   const rowH = 22;
   const headH = 52;
   // Workload headings take a row of their own.
@@ -305,11 +306,20 @@ function versionsTable(suites) {
   return lines.join("\n");
 }
 
+/** "js 9.6 → 7.9, wasm 3.1 → 2.0": each suite's 1-minute load average at its start and end. */
+function loadText(suites) {
+  const parts = suites
+    .filter((s) => s.machine?.load_average)
+    .map((s) => `${s.suite} ${s.machine.load_average.start} → ${s.machine.load_average.end}`);
+  return parts.length ? parts.join(", ") : null;
+}
+
 function machineText(suites) {
   const seen = new Map();
   for (const s of suites) {
     if (!s.machine) continue;
-    const m = s.machine;
+    // The load differs per suite by nature; it is reported on its own line.
+    const { load_average: _, ...m } = s.machine;
     const text = `${m.cores} cores, ${m.memory_gib} GiB memory, CPU ${m.cpu}${m.os ? `, ${m.os}` : ""}`;
     seen.set(text, [...(seen.get(text) ?? []), s.suite]);
   }
@@ -354,8 +364,17 @@ async function main() {
     "",
     `Run: ${dates.length ? `${dates[0]} to ${dates.at(-1)}` : "date not recorded"} (UTC).`,
     "",
+    ...(suites.some((s) => /--quick/.test(s.command ?? ""))
+      ? [
+          `**Quick run** (${suites.filter((s) => /--quick/.test(s.command ?? "")).map((s) => s.suite).join(", ")}): a smoke test with fewer repeats and iterations; do not quote these numbers.`,
+          "",
+        ]
+      : []),
     `Machine: ${machineText(suites)}. Other work may have shared the machine; only ratios measured in the same run are compared.`,
     "",
+    ...(loadText(suites)
+      ? [`Load average (1 minute) at the start and end of each suite, for a ${suites.find((s) => s.machine)?.machine.cores ?? "?"}-core machine: ${loadText(suites)}.`, ""]
+      : []),
     "Command (installs what is missing, starts a throwaway PostgreSQL, builds in release, runs every suite, writes this file and the charts):",
     "",
     "```sh",

@@ -10,6 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
+/** The machine's 1-minute load average when the suite started: other work on it skews the numbers. */
+const loadAtStart = os.loadavg()[0];
 
 /**
  * `--url postgres://… --out file.json [--repeats N] [--quick]`. The URL
@@ -32,7 +34,7 @@ export function parseArgs(argv = process.argv.slice(2), { needsUrl = true } = {}
   }
   if (needsUrl && !options.url) throw new Error("--url is required");
   if (!options.out) throw new Error("--out is required");
-  options.repeats ??= options.quick ? 3 : 7;
+  options.repeats ??= options.quick ? 3 : 9;
   if (!Number.isInteger(options.repeats) || options.repeats < 1) throw new Error("--repeats must be a positive integer");
   return options;
 }
@@ -129,6 +131,7 @@ export async function machine() {
     memory_gib: Number((os.totalmem() / 2 ** 30).toFixed(1)),
     cpu: model.trim(),
     os: `${os.type()} ${os.release()}`,
+    load_average: { start: Number(loadAtStart.toFixed(2)), end: Number(os.loadavg()[0].toFixed(2)) },
   };
 }
 

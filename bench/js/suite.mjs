@@ -35,7 +35,7 @@ const DELAY_MS = 5;
 const FAN_OUT = 10;
 const size = options.quick
   ? { fetches: 3, lookups: 100, batches: 2, warmup: 2 }
-  : { fetches: 10, lookups: 1000, batches: 5, warmup: 5 };
+  : { fetches: 20, lookups: 2000, batches: 10, warmup: 10 };
 
 const binDir =
   process.env.KEEL_BIN_DIR ?? path.join(process.env.CARGO_TARGET_DIR ?? path.join(root, "target"), "release");

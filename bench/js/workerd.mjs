@@ -34,7 +34,7 @@ const db = connectionOf(options.url);
 const startedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
 const size = options.quick
   ? { fetch: 3, lookup: 100, warmup: 2 }
-  : { fetch: 10, lookup: 1000, warmup: 5 };
+  : { fetch: 20, lookup: 2000, warmup: 10 };
 const compatibilityDate = "2025-09-01";
 
 const serverVersion = await createUsers(db);
