@@ -34,7 +34,7 @@ export function parseArgs(argv = process.argv.slice(2), { needsUrl = true } = {}
   }
   if (needsUrl && !options.url) throw new Error("--url is required");
   if (!options.out) throw new Error("--out is required");
-  options.repeats ??= options.quick ? 3 : 9;
+  options.repeats ??= options.quick ? 3 : 11;
   if (!Number.isInteger(options.repeats) || options.repeats < 1) throw new Error("--repeats must be a positive integer");
   return options;
 }

@@ -150,8 +150,13 @@ async function postgresSession(route) {
   };
 }
 
-/** The Node TCP transport, once keel-orm/node exports it (another branch adds it). */
-const tcpTransport = typeof keel.tcpTransport === "function" ? keel.tcpTransport : null;
+/**
+ * The Node TCP transport, once the package exports it (another branch adds
+ * it): from the Node entry that "keel-orm" resolves to, or a "keel-orm/node"
+ * subpath if the package grows one.
+ */
+const nodeEntry = await import("keel-orm/node").catch(() => ({}));
+const tcpTransport = [keel.tcpTransport, nodeEntry.tcpTransport].find((f) => typeof f === "function") ?? null;
 
 const keelWs = (route) =>
   keel.webSocketTransport(route.tcpIsRelay ? `${route.proxy.url}?address=${route.host}:${route.port}` : route.proxy.url, {
@@ -175,14 +180,14 @@ const contenders = [
     name: "keel-wasm (TCP)",
     fanOutName: "keel-wasm (TCP, pipeline)",
     available: tcpTransport !== null,
-    missing: "keel-orm/node does not export tcpTransport in this checkout",
+    missing: "keel-orm does not export tcpTransport in this checkout",
     open: async (r) => keelSession(await tcpTransport({ host: r.host, port: r.port })),
     fanOut: "pipeline",
   },
   {
     name: "keel-wasm (TCP, Promise.all)",
     available: tcpTransport !== null,
-    missing: "keel-orm/node does not export tcpTransport in this checkout",
+    missing: "keel-orm does not export tcpTransport in this checkout",
     open: async (r) => keelSession(await tcpTransport({ host: r.host, port: r.port })),
     fanOut: "promiseAll",
     fanOutOnly: true,
