@@ -18,7 +18,9 @@ function delayedPipe(from, to, delayMs) {
   let ended = false;
   const drain = () => {
     timer = null;
-    const now = performance.now();
+    // Timers and performance.now() can disagree by a fraction of a millisecond;
+    // without the slack a chunk due now would wait for another whole timer tick.
+    const now = performance.now() + 0.5;
     while (queue.length > 0 && queue[0].due <= now) to.write(queue.shift().chunk);
     if (queue.length > 0) timer = setTimeout(drain, Math.max(0, queue[0].due - now));
     else if (ended) to.end();
