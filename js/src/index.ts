@@ -18,6 +18,7 @@ import type { QueryDefinition, SchemaDefinition } from "./query.js";
 import { SelectBuilder, from as fromTable } from "./builder.js";
 
 import { keelError } from "./errors.js";
+import { Batcher } from "./batch.js";
 
 export * from "./errors.js";
 export * from "./builder.js";
@@ -138,26 +139,36 @@ function builderOn(runs: Runs, table: string): SelectBuilder<Row> {
 
 /**
  * One PostgreSQL connection. Every method that talks to the server returns
- * a promise. While a transaction runs, the client's own queries wait for it
- * to end, so they can never land inside someone else's transaction.
+ * a promise. Queries issued in the same tick go out together in one write
+ * (implicit pipelining) and settle one by one. While a transaction runs, the
+ * client's own queries wait for it to end, so they can never land inside
+ * someone else's transaction.
  */
 export class Client implements Runs {
   readonly #inner: WasmClient;
+  readonly #schema: WasmSchema;
   readonly #openCancel: (() => Transport | Promise<Transport>) | undefined;
+  readonly #batcher: Batcher;
   #turn: Promise<void> = Promise.resolve();
 
-  private constructor(inner: WasmClient, openCancel?: () => Transport | Promise<Transport>) {
+  private constructor(inner: WasmClient, schema: WasmSchema, openCancel?: () => Transport | Promise<Transport>) {
     this.#inner = inner;
+    this.#schema = schema;
     this.#openCancel = openCancel;
+    this.#batcher = new Batcher(inner, schema, (work) => this.#exclusive(work), () => void this.#sendCancel());
   }
 
   /** @internal */
-  static wrap(inner: WasmClient, openCancel?: () => Transport | Promise<Transport>): Client {
-    return new Client(inner, openCancel);
+  static wrap(inner: WasmClient, schema: WasmSchema, openCancel?: () => Transport | Promise<Transport>): Client {
+    return new Client(inner, schema, openCancel);
   }
 
-  /** Runs `work` once every earlier call on this connection has finished. */
+  /**
+   * Runs `work` once every earlier call on this connection has finished.
+   * Queries issued after this call must not join a batch reserved before it.
+   */
   async #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    this.#batcher.seal();
     const previous = this.#turn;
     let release!: () => void;
     this.#turn = new Promise((resolve) => (release = resolve));
@@ -167,34 +178,6 @@ export class Client implements Runs {
     } finally {
       release();
     }
-  }
-
-  /**
-   * Runs `start` in turn. An abort rejects the returned promise at once; the
-   * statement, if it already started, is cancelled on the server and keeps
-   * the connection until the server has answered, so the session never
-   * falls out of step. A call aborted while waiting for its turn never starts.
-   */
-  #run<T>(start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    if (signal === undefined) return this.#exclusive(start);
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<T>((resolve, reject) => {
-      let started = false;
-      const onAbort = () => {
-        reject(signal.reason);
-        if (started) void this.#sendCancel();
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      void this.#exclusive(async () => {
-        if (signal.aborted) return;
-        started = true;
-        try {
-          resolve(await start());
-        } catch (error) {
-          reject(error);
-        }
-      }).finally(() => signal.removeEventListener("abort", onAbort));
-    });
   }
 
   async #sendCancel(): Promise<void> {
@@ -211,10 +194,12 @@ export class Client implements Runs {
     }
   }
 
-  /** Runs a definition and resolves to its rows as plain objects. */
+  /**
+   * Runs a definition and resolves to its rows as plain objects. Sent with
+   * the other queries issued in the same tick; an error rejects only this one.
+   */
   query<R extends Row = Row>(query: Definition, options: QueryOptions = {}): Promise<R[]> {
-    const json = asJson(query);
-    return this.#run(async () => (await this.#inner.query(json)) as R[], options.signal);
+    return this.#batcher.enqueue(asJson(query), false, options.signal) as Promise<R[]>;
   }
 
   /** Runs a definition and resolves to the statement that ran together with its rows. */
@@ -222,11 +207,7 @@ export class Client implements Runs {
     query: Definition,
     options: QueryOptions = {},
   ): Promise<Statement & { rows: R[] }> {
-    const json = asJson(query);
-    return this.#run(
-      async () => (await this.#inner.queryDetailed(json)) as Statement & { rows: R[] },
-      options.signal,
-    );
+    return this.#batcher.enqueue(asJson(query), true, options.signal) as Promise<Statement & { rows: R[] }>;
   }
 
   /**
@@ -308,11 +289,22 @@ export class Client implements Runs {
    */
   transaction<T>(work: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return this.#exclusive(async () => {
-      const inner = this.#inner;
+      // The transaction's own queries batch among themselves, in issue order.
+      let turn: Promise<void> = Promise.resolve();
+      const batcher = new Batcher(
+        this.#inner,
+        this.#schema,
+        (work) => {
+          const done = turn.then(work);
+          turn = done.catch(() => undefined);
+          return done;
+        },
+        () => void this.#sendCancel(),
+      );
       const direct: Runs = {
-        query: async <R extends Row = Row>(q: Definition) => (await inner.query(asJson(q))) as R[],
-        queryDetailed: async <R extends Row = Row>(q: Definition) =>
-          (await inner.queryDetailed(asJson(q))) as Statement & { rows: R[] },
+        query: <R extends Row = Row>(q: Definition) => batcher.enqueue(asJson(q), false, undefined) as Promise<R[]>,
+        queryDetailed: <R extends Row = Row>(q: Definition) =>
+          batcher.enqueue(asJson(q), true, undefined) as Promise<Statement & { rows: R[] }>,
       };
       await direct.query(raw(beginStatement(options)));
       const tx = new Transaction(direct);
@@ -473,5 +465,5 @@ export async function listen(transport: Transport, channels: string[], options: 
 export async function connect(transport: Transport, schema: Schema, options: ConnectOptions): Promise<Client> {
   await init();
   const inner = (await WasmClient.connect(transport, schema.inner, options)) as WasmClient;
-  return Client.wrap(inner, options.cancel);
+  return Client.wrap(inner, schema.inner, options.cancel);
 }
