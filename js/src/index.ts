@@ -413,52 +413,170 @@ export interface Notification {
   payload: string;
 }
 
+/** Opens a transport; what `listen` needs to reconnect on its own. */
+export type TransportFactory = () => Transport | Promise<Transport>;
+
+export interface ListenOptions extends ConnectOptions {
+  /**
+   * With a transport factory, a dropped connection is reopened with capped
+   * exponential backoff (100 ms doubling up to 5 s by default, forever, until
+   * `close()`), and every channel is listened to again. `false` turns that off.
+   */
+  reconnect?: false | { initialDelayMs?: number; maxDelayMs?: number };
+}
+
+/**
+ * `disconnect` (with the `error` that ended the connection) and `reconnect`
+ * (every channel is listened to again) on a {@link Listener}.
+ */
+export class ListenerEvent extends Event {
+  constructor(
+    type: "disconnect" | "reconnect",
+    readonly error?: unknown,
+  ) {
+    super(type);
+  }
+}
+
+interface ListenSession {
+  inner: WasmClient;
+  transport: Transport;
+}
+
 /**
  * A connection dedicated to LISTEN: iterate it to receive notifications as
  * they arrive; `close()` ends the iteration.
  *
  * ```ts
- * const listener = await listen(await webSocketTransport(url), ["orders"], options);
+ * const listener = await listen(() => webSocketTransport(url), ["orders"], options);
+ * listener.addEventListener("reconnect", () => refreshOrders());
  * for await (const { channel, payload } of listener) { ... }
  * ```
+ *
+ * Opened with a transport factory, it survives connection loss: the loss is
+ * noticed while an iteration waits for the next notification, announced as a
+ * `disconnect` event, and once a new connection listens on every channel
+ * again, as a `reconnect` event; the iteration just goes on. PostgreSQL keeps
+ * no notifications for a listener that is gone, so those sent in between are
+ * lost: `reconnect` is the cue to re-read whatever they announce. Opened with
+ * a transport object, a loss ends the iteration with its error.
  */
-export class Listener implements AsyncIterable<Notification> {
+export class Listener extends EventTarget implements AsyncIterable<Notification> {
   #closed = false;
+  #session: ListenSession;
+  #reconnecting: Promise<void> | undefined;
+  /** Wakes backoff sleeps when the listener closes. */
+  readonly #wakers = new Set<() => void>();
 
   /** @internal */
   constructor(
-    private readonly inner: WasmClient,
-    private readonly transport: Transport,
-  ) {}
+    session: ListenSession,
+    private readonly reopen: (() => Promise<ListenSession>) | undefined,
+    private readonly backoff: { initialDelayMs: number; maxDelayMs: number },
+  ) {
+    super();
+    this.#session = session;
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Notification, void, undefined> {
     while (!this.#closed) {
+      const session = this.#session;
+      let notification: Notification;
       try {
-        yield (await this.inner.nextNotification()) as Notification;
+        notification = (await session.inner.nextNotification()) as Notification;
       } catch (error) {
         if (this.#closed) return;
-        throw error;
+        if (this.reopen === undefined) throw error;
+        // The connection does nothing but listen, so any failure means it is gone.
+        await this.#recover(session, error);
+        continue;
       }
+      yield notification;
     }
   }
 
-  /** Stops listening: closes the connection, which ends any iteration. */
+  /** Replaces a failed session once, however many iterations noticed it. */
+  #recover(failed: ListenSession, error: unknown): Promise<void> {
+    if (this.#reconnecting) return this.#reconnecting;
+    if (this.#session !== failed || this.reopen === undefined) return Promise.resolve();
+    const reopen = this.reopen;
+    this.#reconnecting = (async () => {
+      this.dispatchEvent(new ListenerEvent("disconnect", error));
+      await Promise.resolve(failed.transport.close?.()).catch(() => undefined);
+      let delay = this.backoff.initialDelayMs;
+      while (!this.#closed) {
+        try {
+          const next = await reopen();
+          if (this.#closed) {
+            await Promise.resolve(next.transport.close?.()).catch(() => undefined);
+            return;
+          }
+          this.#session = next;
+          this.dispatchEvent(new ListenerEvent("reconnect"));
+          return;
+        } catch {
+          await this.#sleep(delay);
+          delay = Math.min(delay * 2, this.backoff.maxDelayMs);
+        }
+      }
+    })().finally(() => (this.#reconnecting = undefined));
+    return this.#reconnecting;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
+  }
+
+  /** Stops listening: closes the connection, which ends any iteration, and stops reconnecting. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.transport.close?.();
+    for (const wake of [...this.#wakers]) wake();
+    await this.#session.transport.close?.();
   }
 }
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-/** Opens a connection over `transport`, LISTENs on `channels` and returns a {@link Listener}. */
-export async function listen(transport: Transport, channels: string[], options: ConnectOptions): Promise<Listener> {
+/**
+ * Opens a connection, LISTENs on `channels` (in one round trip) and returns a
+ * {@link Listener}. Pass a transport factory (`() => webSocketTransport(url)`)
+ * rather than a transport to have it reconnect after a connection loss. The
+ * first connection must succeed: its failure rejects here.
+ */
+export async function listen(
+  transport: Transport | TransportFactory,
+  channels: string[],
+  options: ListenOptions,
+): Promise<Listener> {
   await init();
-  const inner = (await WasmClient.connect(transport, new Schema({ tables: [] }).inner, options)) as WasmClient;
-  for (const channel of channels) {
-    await inner.query(JSON.stringify(raw(`LISTEN ${quoteIdent(channel)}`)));
-  }
-  return new Listener(inner, transport);
+  const open = async (opened: Transport): Promise<ListenSession> => {
+    try {
+      const inner = (await WasmClient.connect(opened, new Schema({ tables: [] }).inner, options)) as WasmClient;
+      const statements = channels.map((channel) => raw(`LISTEN ${quoteIdent(channel)}`));
+      const results = (await inner.pipeline(JSON.stringify(statements))) as ({ rows: unknown[] } | { error: unknown })[];
+      for (const result of results) if ("error" in result) throw result.error;
+      return { inner, transport: opened };
+    } catch (error) {
+      await Promise.resolve(opened.close?.()).catch(() => undefined);
+      throw error;
+    }
+  };
+  const factory = typeof transport === "function" ? transport : undefined;
+  const first = await open(factory ? await factory() : (transport as Transport));
+  const backoff = options.reconnect === false ? {} : (options.reconnect ?? {});
+  const reopen = factory && options.reconnect !== false ? async () => open(await factory()) : undefined;
+  return new Listener(first, reopen, {
+    initialDelayMs: backoff.initialDelayMs ?? 100,
+    maxDelayMs: backoff.maxDelayMs ?? 5000,
+  });
 }
 
 /** Logs in over `transport` and resolves to a ready client. */
