@@ -7,6 +7,9 @@ import type { Client as WasmClient, Schema as WasmSchema } from "../wasm/keel_wa
 import { compile as wasmCompile } from "../wasm/keel_wasm.js";
 import { isKeelError, keelError } from "./errors.js";
 
+/** Errors that mean the connection itself is gone or out of step. */
+const CONNECTION_ERRORS = new Set(["transport", "closed", "protocol"]);
+
 /** One queued `query` or `queryDetailed` call. */
 interface Item {
   json: string;
@@ -156,9 +159,10 @@ export class Batcher {
     try {
       results = (await this.inner.pipeline(`[${items.map((i) => i.json).join(",")}]`)) as typeof results;
     } catch (error) {
-      if (!isKeelError(error) || error.kind !== "compile") throw error;
-      // The engine compiles a whole pipeline before sending anything, so one
-      // invalid definition refused all of them: reject just that one.
+      // A failed connection fails every query; anything else was refused
+      // before any I/O, since the engine compiles and encodes a whole
+      // pipeline first: find the culprits and run the rest.
+      if (!isKeelError(error) || CONNECTION_ERRORS.has(error.kind)) throw error;
       const valid = items.filter((item) => {
         try {
           wasmCompile(this.schema, item.json);
@@ -168,9 +172,13 @@ export class Batcher {
           return false;
         }
       });
-      if (valid.length === items.length) throw error;
-      if (valid.length === 1) return this.#single(valid[0]!);
-      if (valid.length > 1) return this.#pipeline(valid);
+      if (valid.length < items.length) {
+        if (valid.length === 1) await this.#single(valid[0]!);
+        else if (valid.length > 1) await this.#pipeline(valid);
+        return;
+      }
+      // Every one compiles (a parameter failed to encode, say): one at a time.
+      for (const item of items) if (!item.settled) await this.#single(item);
       return;
     }
     items.forEach((item, i) => {

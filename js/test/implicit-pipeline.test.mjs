@@ -108,6 +108,13 @@ test("an error rejects only its own query, with its own typed error", async (t) 
       client.query(raw("SELECT 'after' AS later", ["later"])),
     ]);
     assert.deepStrictEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);
+
+    // A parameter that cannot be encoded is refused before any I/O, alone.
+    const unencodable = { version: 1, raw: { sql: "SELECT $1::int4 AS x", params: [{ value: "abc", type: "int4" }], columns: ["x"] } };
+    const mixed = await Promise.allSettled([client.query(doubled(4)), client.query(unencodable), client.query(doubled(5))]);
+    assert.deepStrictEqual(mixed.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
+    t.diagnostic(`an unencodable parameter: ${mixed[1].reason.name}: ${mixed[1].reason.message}`);
+    assert.deepStrictEqual([mixed[0].value, mixed[2].value], [[{ doubled: 8 }], [{ doubled: 10 }]]);
     assert.deepStrictEqual(results[0].value, [{ doubled: 2 }]);
     assert.equal(results[1].reason.name, "KeelServerError");
     assert.equal(results[1].reason.code, "22012");
