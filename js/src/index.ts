@@ -502,13 +502,16 @@ export class Listener extends EventTarget implements AsyncIterable<Notification>
     const reopen = this.reopen;
     this.#reconnecting = (async () => {
       this.dispatchEvent(new ListenerEvent("disconnect", error));
-      await Promise.resolve(failed.transport.close?.()).catch(() => undefined);
+      // Frees the failed session's wasm side too; the transport is closed
+      // again in case the client could not be (another iteration still on it).
+      await failed.inner.close().catch(() => undefined);
+      await closeQuietly(failed.transport);
       let delay = this.backoff.initialDelayMs;
       while (!this.#closed) {
         try {
           const next = await reopen();
           if (this.#closed) {
-            await Promise.resolve(next.transport.close?.()).catch(() => undefined);
+            await next.inner.close().catch(() => undefined);
             return;
           }
           this.#session = next;
@@ -543,6 +546,15 @@ export class Listener extends EventTarget implements AsyncIterable<Notification>
   }
 }
 
+/** Closes a transport that is already failing; its own error adds nothing. */
+async function closeQuietly(transport: Transport): Promise<void> {
+  try {
+    await transport.close?.();
+  } catch {
+    // The error that led here is the one worth reporting.
+  }
+}
+
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
@@ -565,7 +577,7 @@ export async function listen(
       for (const result of results) if ("error" in result) throw result.error;
       return { inner, transport: opened };
     } catch (error) {
-      await Promise.resolve(opened.close?.()).catch(() => undefined);
+      await closeQuietly(opened);
       throw error;
     }
   };
