@@ -35,8 +35,8 @@ after(async () => {
 
 async function open(pg) {
   proxy ??= await startProxy({ target: `${pg.host}:${pg.port}` });
-  const transport = await webSocketTransport(proxy.url, { WebSocket });
-  return connect(transport, schema, { user: pg.user, password: pg.password, database: "music" });
+  const transport = () => webSocketTransport(proxy.url, { WebSocket });
+  return connect(await transport(), schema, { user: pg.user, password: pg.password, database: "music", cancel: transport });
 }
 
 /** Frames the client sent on one connection that ran `work`. */
@@ -225,6 +225,37 @@ test("an aborted queued query is dropped from its batch and never sent", async (
 
     const rows = await client.query(raw("SELECT id FROM keel_abort_batch ORDER BY id", ["id"]));
     assert.deepStrictEqual(rows.map((r) => r.id), [1, 3, 4, 6]);
+  } finally {
+    await client.close();
+  }
+});
+
+test("aborting a sent query rejects it at once without cancelling the neighbour the server is running", async (t) => {
+  const pg = server(t);
+  if (!pg) return;
+  const client = await open(pg);
+  try {
+    const controller = new AbortController();
+    const neighbour = client.query(raw("SELECT pg_sleep(0.5)::text AS slept", ["slept"]));
+    const aborted = client.query(raw("SELECT 1 AS one", ["one"]), { signal: controller.signal });
+    const rejected = aborted.then(() => "resolved", () => performance.now());
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const abortedAt = performance.now();
+    controller.abort();
+    const rejectedAt = await rejected;
+    assert.notEqual(rejectedAt, "resolved");
+    assert.ok(rejectedAt - abortedAt < 50, `rejected ${(rejectedAt - abortedAt).toFixed(0)} ms after the abort`);
+    // A CancelRequest now would have stopped the neighbour's sleep (57014).
+    assert.deepStrictEqual(await neighbour, [{ slept: "" }]);
+
+    // Alone in flight, an aborted query is cancelled on the server as before.
+    const alone = new AbortController();
+    const sleeping = client.query(raw("SELECT pg_sleep(20)"), { signal: alone.signal });
+    setTimeout(() => alone.abort(), 100);
+    await assert.rejects(sleeping, (error) => error.name === "AbortError");
+    const next = performance.now();
+    assert.deepStrictEqual(await client.query(raw("SELECT 2 AS two", ["two"])), [{ two: 2 }]);
+    assert.ok(performance.now() - next < 2000, "the sleep was cancelled on the server");
   } finally {
     await client.close();
   }
