@@ -4,6 +4,8 @@
 // (SSLRequest, then the handshake, with the certificate verified).
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
+import { once } from "node:events";
 import { Schema, connect, init, tcpTransport } from "keel-orm";
 import { selfSignedCertificate, server, startTcpRelay } from "../../tests/support.mjs";
 
@@ -101,5 +103,35 @@ test("over TCP: TLS is negotiated with SSLRequest, verified, and refused clearly
     assert.deepStrictEqual(await client.query(raw("SELECT 'secret' AS word", ["word"])), [{ word: "secret" }]);
   } finally {
     await client.close();
+  }
+});
+
+test("tcpTransport stops reading while keel is behind, and loses nothing", async () => {
+  // A peer that sends 32 MiB at once; the transport is read only later.
+  const total = 32 << 20;
+  const payload = new Uint8Array(total).map((_, i) => i % 251);
+  const peer = net.createServer((socket) => {
+    peer.socket = socket;
+    socket.write(payload);
+    socket.end();
+  });
+  peer.listen(0, "127.0.0.1");
+  await once(peer, "listening");
+  try {
+    const transport = await tcpTransport({ host: "127.0.0.1", port: peer.address().port });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Paused at 1 MiB unread: the rest waits in the kernel and in the peer.
+    assert.ok(peer.socket.writableLength > 0, "the peer is held back");
+    let received = 0;
+    let intact = true;
+    for (let bytes; (bytes = await transport.read()) !== null; ) {
+      for (let i = 0; i < bytes.length; i += 4099) intact &&= bytes[i] === (received + i) % 251;
+      received += bytes.length;
+    }
+    assert.equal(received, total);
+    assert.ok(intact, "the bytes arrived in order");
+    await transport.close();
+  } finally {
+    peer.close();
   }
 });
