@@ -162,6 +162,9 @@ export async function nodeTcpTransport(options: TcpTransportOptions): Promise<Tr
   if (tls === undefined || tls === false) return streamOf(socket, what);
 
   await sslRequest(socket, what);
+  // From here the TLS socket reports failures (and closes); a raw-socket
+  // error with no listener would otherwise crash the process.
+  socket.on("error", () => undefined);
   const tlsOptions = tls === true ? {} : tls;
   const secure = tlsConnect({
     ...tlsOptions,
