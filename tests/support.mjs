@@ -87,3 +87,84 @@ export async function startProxy({ target, args = [] } = {}) {
     },
   };
 }
+
+/**
+ * A TCP relay to `target` ("host:port") on a free port, standing in for the
+ * network between a client and PostgreSQL: `destroyAll()` resets every
+ * relayed connection at once, as a dropped link would. With `tls: { key, cert }`
+ * it answers PostgreSQL's SSLRequest with `S` and terminates TLS itself,
+ * relaying plain bytes to the server. Resolves to { port, connections, destroyAll, stop }.
+ */
+export async function startTcpRelay({ target, tls } = {}) {
+  const net = await import("node:net");
+  const tlsModule = await import("node:tls");
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  const sockets = new Set();
+  let connections = 0;
+  const track = (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+  };
+  const relay = (client) => {
+    const upstream = net.connect({ host, port });
+    track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  };
+  const listener = net.createServer((socket) => {
+    connections++;
+    track(socket);
+    if (!tls) return relay(socket);
+    socket.once("readable", () => {
+      const request = socket.read(8);
+      if (request === null || request.readInt32BE(4) !== 80877103) return socket.destroy();
+      socket.write("S");
+      const secure = new tlsModule.TLSSocket(socket, { isServer: true, key: tls.key, cert: tls.cert });
+      track(secure);
+      relay(secure);
+    });
+  });
+  await new Promise((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  return {
+    port: listener.address().port,
+    get connections() {
+      return connections;
+    },
+    /** Resets every relayed connection, both sides, at once. */
+    destroyAll() {
+      for (const socket of sockets) {
+        try {
+          socket.resetAndDestroy();
+        } catch {
+          socket.destroy();
+        }
+      }
+    },
+    async stop() {
+      this.destroyAll();
+      await new Promise((resolve) => listener.close(resolve));
+    },
+  };
+}
+
+/**
+ * A self-signed certificate for "localhost" made with the openssl command,
+ * or null (tests then skip their TLS part) when openssl is missing.
+ */
+export async function selfSignedCertificate(dir) {
+  const { mkdtemp, readFile } = await import("node:fs/promises");
+  const os = await import("node:os");
+  const where = await mkdtemp(path.join(dir ?? os.tmpdir(), "keel-cert-"));
+  const child = spawn(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+      "-addext", "subjectAltName=DNS:localhost", "-keyout", path.join(where, "key.pem"), "-out", path.join(where, "cert.pem")],
+    { stdio: "ignore" },
+  );
+  const [code] = await once(child, "close").catch(() => [null]);
+  if (code !== 0) return null;
+  return { key: await readFile(path.join(where, "key.pem"), "utf8"), cert: await readFile(path.join(where, "cert.pem"), "utf8") };
+}

@@ -18,6 +18,7 @@ import type { QueryDefinition, SchemaDefinition } from "./query.js";
 import { SelectBuilder, from as fromTable } from "./builder.js";
 
 import { keelError } from "./errors.js";
+import { Batcher } from "./batch.js";
 
 export * from "./errors.js";
 export * from "./builder.js";
@@ -138,26 +139,36 @@ function builderOn(runs: Runs, table: string): SelectBuilder<Row> {
 
 /**
  * One PostgreSQL connection. Every method that talks to the server returns
- * a promise. While a transaction runs, the client's own queries wait for it
- * to end, so they can never land inside someone else's transaction.
+ * a promise. Queries issued in the same tick go out together in one write
+ * (implicit pipelining) and settle one by one. While a transaction runs, the
+ * client's own queries wait for it to end, so they can never land inside
+ * someone else's transaction.
  */
 export class Client implements Runs {
   readonly #inner: WasmClient;
+  readonly #schema: WasmSchema;
   readonly #openCancel: (() => Transport | Promise<Transport>) | undefined;
+  readonly #batcher: Batcher;
   #turn: Promise<void> = Promise.resolve();
 
-  private constructor(inner: WasmClient, openCancel?: () => Transport | Promise<Transport>) {
+  private constructor(inner: WasmClient, schema: WasmSchema, openCancel?: () => Transport | Promise<Transport>) {
     this.#inner = inner;
+    this.#schema = schema;
     this.#openCancel = openCancel;
+    this.#batcher = new Batcher(inner, schema, (work) => this.#exclusive(work), () => void this.#sendCancel());
   }
 
   /** @internal */
-  static wrap(inner: WasmClient, openCancel?: () => Transport | Promise<Transport>): Client {
-    return new Client(inner, openCancel);
+  static wrap(inner: WasmClient, schema: WasmSchema, openCancel?: () => Transport | Promise<Transport>): Client {
+    return new Client(inner, schema, openCancel);
   }
 
-  /** Runs `work` once every earlier call on this connection has finished. */
+  /**
+   * Runs `work` once every earlier call on this connection has finished.
+   * Queries issued after this call must not join a batch reserved before it.
+   */
   async #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    this.#batcher.seal();
     const previous = this.#turn;
     let release!: () => void;
     this.#turn = new Promise((resolve) => (release = resolve));
@@ -167,34 +178,6 @@ export class Client implements Runs {
     } finally {
       release();
     }
-  }
-
-  /**
-   * Runs `start` in turn. An abort rejects the returned promise at once; the
-   * statement, if it already started, is cancelled on the server and keeps
-   * the connection until the server has answered, so the session never
-   * falls out of step. A call aborted while waiting for its turn never starts.
-   */
-  #run<T>(start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    if (signal === undefined) return this.#exclusive(start);
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<T>((resolve, reject) => {
-      let started = false;
-      const onAbort = () => {
-        reject(signal.reason);
-        if (started) void this.#sendCancel();
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      void this.#exclusive(async () => {
-        if (signal.aborted) return;
-        started = true;
-        try {
-          resolve(await start());
-        } catch (error) {
-          reject(error);
-        }
-      }).finally(() => signal.removeEventListener("abort", onAbort));
-    });
   }
 
   async #sendCancel(): Promise<void> {
@@ -211,10 +194,12 @@ export class Client implements Runs {
     }
   }
 
-  /** Runs a definition and resolves to its rows as plain objects. */
+  /**
+   * Runs a definition and resolves to its rows as plain objects. Sent with
+   * the other queries issued in the same tick; an error rejects only this one.
+   */
   query<R extends Row = Row>(query: Definition, options: QueryOptions = {}): Promise<R[]> {
-    const json = asJson(query);
-    return this.#run(async () => (await this.#inner.query(json)) as R[], options.signal);
+    return this.#batcher.enqueue(asJson(query), false, options.signal) as Promise<R[]>;
   }
 
   /** Runs a definition and resolves to the statement that ran together with its rows. */
@@ -222,11 +207,7 @@ export class Client implements Runs {
     query: Definition,
     options: QueryOptions = {},
   ): Promise<Statement & { rows: R[] }> {
-    const json = asJson(query);
-    return this.#run(
-      async () => (await this.#inner.queryDetailed(json)) as Statement & { rows: R[] },
-      options.signal,
-    );
+    return this.#batcher.enqueue(asJson(query), true, options.signal) as Promise<Statement & { rows: R[] }>;
   }
 
   /**
@@ -308,11 +289,22 @@ export class Client implements Runs {
    */
   transaction<T>(work: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return this.#exclusive(async () => {
-      const inner = this.#inner;
+      // The transaction's own queries batch among themselves, in issue order.
+      let turn: Promise<void> = Promise.resolve();
+      const batcher = new Batcher(
+        this.#inner,
+        this.#schema,
+        (work) => {
+          const done = turn.then(work);
+          turn = done.catch(() => undefined);
+          return done;
+        },
+        () => void this.#sendCancel(),
+      );
       const direct: Runs = {
-        query: async <R extends Row = Row>(q: Definition) => (await inner.query(asJson(q))) as R[],
-        queryDetailed: async <R extends Row = Row>(q: Definition) =>
-          (await inner.queryDetailed(asJson(q))) as Statement & { rows: R[] },
+        query: <R extends Row = Row>(q: Definition) => batcher.enqueue(asJson(q), false, undefined) as Promise<R[]>,
+        queryDetailed: <R extends Row = Row>(q: Definition) =>
+          batcher.enqueue(asJson(q), true, undefined) as Promise<Statement & { rows: R[] }>,
       };
       await direct.query(raw(beginStatement(options)));
       const tx = new Transaction(direct);
@@ -421,57 +413,187 @@ export interface Notification {
   payload: string;
 }
 
+/** Opens a transport; what `listen` needs to reconnect on its own. */
+export type TransportFactory = () => Transport | Promise<Transport>;
+
+export interface ListenOptions extends ConnectOptions {
+  /**
+   * With a transport factory, a dropped connection is reopened with capped
+   * exponential backoff (100 ms doubling up to 5 s by default, forever, until
+   * `close()`), and every channel is listened to again. `false` turns that off.
+   */
+  reconnect?: false | { initialDelayMs?: number; maxDelayMs?: number };
+}
+
+/**
+ * `disconnect` (with the `error` that ended the connection) and `reconnect`
+ * (every channel is listened to again) on a {@link Listener}.
+ */
+export class ListenerEvent extends Event {
+  constructor(
+    type: "disconnect" | "reconnect",
+    readonly error?: unknown,
+  ) {
+    super(type);
+  }
+}
+
+interface ListenSession {
+  inner: WasmClient;
+  transport: Transport;
+}
+
 /**
  * A connection dedicated to LISTEN: iterate it to receive notifications as
  * they arrive; `close()` ends the iteration.
  *
  * ```ts
- * const listener = await listen(await webSocketTransport(url), ["orders"], options);
+ * const listener = await listen(() => webSocketTransport(url), ["orders"], options);
+ * listener.addEventListener("reconnect", () => refreshOrders());
  * for await (const { channel, payload } of listener) { ... }
  * ```
+ *
+ * Opened with a transport factory, it survives connection loss: the loss is
+ * noticed while an iteration waits for the next notification, announced as a
+ * `disconnect` event, and once a new connection listens on every channel
+ * again, as a `reconnect` event; the iteration just goes on. PostgreSQL keeps
+ * no notifications for a listener that is gone, so those sent in between are
+ * lost: `reconnect` is the cue to re-read whatever they announce. Opened with
+ * a transport object, a loss ends the iteration with its error.
  */
-export class Listener implements AsyncIterable<Notification> {
+export class Listener extends EventTarget implements AsyncIterable<Notification> {
   #closed = false;
+  #session: ListenSession;
+  #reconnecting: Promise<void> | undefined;
+  /** Wakes backoff sleeps when the listener closes. */
+  readonly #wakers = new Set<() => void>();
 
   /** @internal */
   constructor(
-    private readonly inner: WasmClient,
-    private readonly transport: Transport,
-  ) {}
+    session: ListenSession,
+    private readonly reopen: (() => Promise<ListenSession>) | undefined,
+    private readonly backoff: { initialDelayMs: number; maxDelayMs: number },
+  ) {
+    super();
+    this.#session = session;
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Notification, void, undefined> {
     while (!this.#closed) {
+      const session = this.#session;
+      let notification: Notification;
       try {
-        yield (await this.inner.nextNotification()) as Notification;
+        notification = (await session.inner.nextNotification()) as Notification;
       } catch (error) {
         if (this.#closed) return;
-        throw error;
+        if (this.reopen === undefined) throw error;
+        // The connection does nothing but listen, so any failure means it is gone.
+        await this.#recover(session, error);
+        continue;
       }
+      yield notification;
     }
   }
 
-  /** Stops listening: closes the connection, which ends any iteration. */
+  /** Replaces a failed session once, however many iterations noticed it. */
+  #recover(failed: ListenSession, error: unknown): Promise<void> {
+    if (this.#reconnecting) return this.#reconnecting;
+    if (this.#session !== failed || this.reopen === undefined) return Promise.resolve();
+    const reopen = this.reopen;
+    this.#reconnecting = (async () => {
+      this.dispatchEvent(new ListenerEvent("disconnect", error));
+      // Frees the failed session's wasm side too; the transport is closed
+      // again in case the client could not be (another iteration still on it).
+      await failed.inner.close().catch(() => undefined);
+      await closeQuietly(failed.transport);
+      let delay = this.backoff.initialDelayMs;
+      while (!this.#closed) {
+        try {
+          const next = await reopen();
+          if (this.#closed) {
+            await next.inner.close().catch(() => undefined);
+            return;
+          }
+          this.#session = next;
+          this.dispatchEvent(new ListenerEvent("reconnect"));
+          return;
+        } catch {
+          await this.#sleep(delay);
+          delay = Math.min(delay * 2, this.backoff.maxDelayMs);
+        }
+      }
+    })().finally(() => (this.#reconnecting = undefined));
+    return this.#reconnecting;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
+  }
+
+  /** Stops listening: closes the connection, which ends any iteration, and stops reconnecting. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.transport.close?.();
+    for (const wake of [...this.#wakers]) wake();
+    await this.#session.transport.close?.();
+  }
+}
+
+/** Closes a transport that is already failing; its own error adds nothing. */
+async function closeQuietly(transport: Transport): Promise<void> {
+  try {
+    await transport.close?.();
+  } catch {
+    // The error that led here is the one worth reporting.
   }
 }
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-/** Opens a connection over `transport`, LISTENs on `channels` and returns a {@link Listener}. */
-export async function listen(transport: Transport, channels: string[], options: ConnectOptions): Promise<Listener> {
+/**
+ * Opens a connection, LISTENs on `channels` (in one round trip) and returns a
+ * {@link Listener}. Pass a transport factory (`() => webSocketTransport(url)`)
+ * rather than a transport to have it reconnect after a connection loss. The
+ * first connection must succeed: its failure rejects here.
+ */
+export async function listen(
+  transport: Transport | TransportFactory,
+  channels: string[],
+  options: ListenOptions,
+): Promise<Listener> {
   await init();
-  const inner = (await WasmClient.connect(transport, new Schema({ tables: [] }).inner, options)) as WasmClient;
-  for (const channel of channels) {
-    await inner.query(JSON.stringify(raw(`LISTEN ${quoteIdent(channel)}`)));
-  }
-  return new Listener(inner, transport);
+  const open = async (opened: Transport): Promise<ListenSession> => {
+    try {
+      const inner = (await WasmClient.connect(opened, new Schema({ tables: [] }).inner, options)) as WasmClient;
+      const statements = channels.map((channel) => raw(`LISTEN ${quoteIdent(channel)}`));
+      const results = (await inner.pipeline(JSON.stringify(statements))) as ({ rows: unknown[] } | { error: unknown })[];
+      for (const result of results) if ("error" in result) throw result.error;
+      return { inner, transport: opened };
+    } catch (error) {
+      await closeQuietly(opened);
+      throw error;
+    }
+  };
+  const factory = typeof transport === "function" ? transport : undefined;
+  const first = await open(factory ? await factory() : (transport as Transport));
+  const backoff = options.reconnect === false ? {} : (options.reconnect ?? {});
+  const reopen = factory && options.reconnect !== false ? async () => open(await factory()) : undefined;
+  return new Listener(first, reopen, {
+    initialDelayMs: backoff.initialDelayMs ?? 100,
+    maxDelayMs: backoff.maxDelayMs ?? 5000,
+  });
 }
 
 /** Logs in over `transport` and resolves to a ready client. */
 export async function connect(transport: Transport, schema: Schema, options: ConnectOptions): Promise<Client> {
   await init();
   const inner = (await WasmClient.connect(transport, schema.inner, options)) as WasmClient;
-  return Client.wrap(inner, options.cancel);
+  return Client.wrap(inner, schema.inner, options.cancel);
 }

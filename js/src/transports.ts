@@ -181,3 +181,56 @@ export function socketTransport(socket: StreamSocketLike): Transport {
     },
   };
 }
+
+/** TLS settings for {@link tcpTransport}; passed on to Node's `tls.connect`. */
+export interface TcpTlsOptions {
+  /** Trusted CA certificates (PEM); the system's by default. */
+  ca?: string | string[];
+  /** Client certificate and key (PEM), for `cert` authentication. */
+  cert?: string;
+  key?: string;
+  /** The name the certificate must match; the host by default (when it is a name, not an address). */
+  servername?: string;
+  /** Defaults to true. Turning it off accepts any certificate: eavesdropping protection only. */
+  rejectUnauthorized?: boolean;
+}
+
+export interface TcpTransportOptions {
+  host: string;
+  port: number;
+  /** Upgrade to TLS after PostgreSQL's SSLRequest: `true` for the defaults, or settings. */
+  tls?: boolean | TcpTlsOptions;
+  /** How long the TCP connection (and TLS handshake) may take; 10 s by default. */
+  connectTimeoutMs?: number;
+}
+
+let tcpImplementation: ((options: TcpTransportOptions) => Promise<Transport>) | undefined;
+
+/** @internal The Node entry point supplies the implementation (it needs `node:net`). */
+export function __setTcpTransport(implementation: (options: TcpTransportOptions) => Promise<Transport>): void {
+  tcpImplementation = implementation;
+}
+
+/**
+ * A direct TCP connection to PostgreSQL from Node, optionally with TLS:
+ *
+ * ```ts
+ * const client = await connect(await tcpTransport({ host: "127.0.0.1", port: 5432 }), schema, {
+ *   user, password, cancel: () => tcpTransport({ host: "127.0.0.1", port: 5432 }),
+ * });
+ * ```
+ *
+ * Only under Node (the package's `node` export condition); elsewhere it
+ * rejects: use `socketTransport` on Workers, `webSocketTransport` in browsers.
+ */
+export function tcpTransport(options: TcpTransportOptions): Promise<Transport> {
+  if (tcpImplementation === undefined) {
+    return Promise.reject(
+      keelError(
+        "transport",
+        "tcpTransport needs Node (node:net): load keel-orm through its node entry; on Workers use socketTransport(connect(...)) from cloudflare:sockets",
+      ),
+    );
+  }
+  return tcpImplementation(options);
+}

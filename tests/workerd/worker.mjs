@@ -64,6 +64,36 @@ export default {
         case "/reuse": {
           return Response.json(await moduleScopeClient.query(env.QUERY));
         }
+        // Started by tests/broken-connection.test.mjs, which resets the TCP
+        // relay between this worker and PostgreSQL while the transaction's
+        // sleep runs: every pending request must fail, and promptly.
+        case "/broken": {
+          const table = url.searchParams.get("table");
+          await init();
+          const client = await connect(
+            socketTransport(tcpConnect({ hostname: env.PG_HOST, port: Number(env.PG_PORT) })),
+            new Schema({ tables: [] }),
+            { user: env.PG_USER, password: env.PG_PASSWORD, database: "music" },
+          );
+          const raw = (sql) => ({ version: 1, raw: { sql } });
+          const described = (error) => ({ name: error?.name, kind: error?.kind, message: String(error?.message ?? error) });
+          let inserted = false;
+          let insertDone;
+          const afterInsert = new Promise((resolve) => (insertDone = resolve));
+          const transaction = client.transaction(async (tx) => {
+            await tx.query(raw(`INSERT INTO "${table}" VALUES (1)`));
+            inserted = true;
+            insertDone();
+            await tx.query(raw("SELECT pg_sleep(2)"));
+          });
+          const outcome = (p) => p.then(() => null, described);
+          const transactionOutcome = outcome(transaction);
+          await Promise.race([afterInsert, transaction.catch(() => undefined)]);
+          const queued = outcome(client.query(raw("SELECT 1")));
+          const [transactionError, queuedError] = await Promise.all([transactionOutcome, queued]);
+          const later = await outcome(client.query(raw("SELECT 1")));
+          return Response.json({ inserted, transaction: transactionError, queued: queuedError, later });
+        }
         default:
           return new Response("not found", { status: 404 });
       }
