@@ -9,8 +9,8 @@ use keel_core::db::PlanRows;
 use keel_core::protocol::StartupConfig;
 use keel_core::query::RowShape;
 use keel_core::schema::RelationKind;
-use keel_core::types::Timestamp;
-use keel_core::{Error, Rows, Statement, Value};
+use keel_core::types::{check_columns, Timestamp};
+use keel_core::{Error, RawRows, Rows, Statement, Value};
 use wasm_bindgen::prelude::*;
 
 /// How values without an exact JS number type are returned.
@@ -84,7 +84,7 @@ pub fn connect_options(options: &JsValue) -> Result<(StartupConfig, ValueOptions
 /// as (nested) JS arrays, records as arrays of their fields, ranges as
 /// `{lower, upper, lower_inc, upper_inc}` or `{empty: true}`; every other
 /// type as the string of keel's canonical JSON form (docs/value-mapping.md).
-fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
+pub(crate) fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
     use keel_core::types::Bound;
     let canonical = |value: &Value| match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => JsValue::from_str(&text),
@@ -290,6 +290,25 @@ pub fn shaped_rows_to_js(
         RowShape::Objects => rows_to_js(rows, options),
         RowShape::Values => Ok(rows_to_js_values(rows, options)),
     }
+}
+
+/// The rows of `raw` in the requested shape, once its columns are checked
+/// against the statement's: built in JS from the flat form when the npm
+/// package installed its materializer, otherwise decoded and converted
+/// cell by cell.
+pub fn shaped_raw_to_js(
+    expected: &[String],
+    raw: &RawRows,
+    shape: RowShape,
+    options: ValueOptions,
+) -> Result<Array, Error> {
+    check_columns(expected, raw)?;
+    if let Some(built) = crate::batch::materialize(raw, options, shape == RowShape::Values) {
+        return built;
+    }
+    let rows = Rows::decode(expected, raw)?;
+    shaped_rows_to_js(&rows, shape, options)
+        .map_err(|e| Error::Transport(format!("building the rows failed: {e:?}")))
 }
 
 /// Values-style rows: one array of values per row, in column order.

@@ -9,6 +9,7 @@
 //! `cargo test --workspace` can still build it.
 #![cfg(target_arch = "wasm32")]
 
+mod batch;
 mod convert;
 mod transport;
 
@@ -214,11 +215,11 @@ impl Client {
             let out = js_sys::Array::new();
             for ((statement, _, shape), result) in prepared.iter().zip(results) {
                 let entry = js_sys::Object::new();
-                let decoded =
-                    result.and_then(|raw| Ok(keel_core::Rows::decode(&statement.columns, &raw)?));
-                match decoded {
-                    Ok(rows) => {
-                        let js_rows = convert::shaped_rows_to_js(&rows, *shape, options)?;
+                let built = result.and_then(|raw| {
+                    convert::shaped_raw_to_js(&statement.columns, &raw, *shape, options)
+                });
+                match built {
+                    Ok(js_rows) => {
                         js_sys::Reflect::set(&entry, &"rows".into(), &js_rows)?;
                     }
                     Err(error) => {
@@ -255,9 +256,8 @@ impl Client {
                         let on_batch = on_batch.clone();
                         let columns = columns.clone();
                         async move {
-                            let rows = keel_core::Rows::decode(&columns, &raw)?;
-                            let js_rows = convert::shaped_rows_to_js(&rows, shape, options)
-                                .map_err(|e| transport::js_error("cannot build the rows", e))?;
+                            let js_rows =
+                                convert::shaped_raw_to_js(&columns, &raw, shape, options)?;
                             let returned = on_batch
                                 .call1(&JsValue::NULL, &js_rows)
                                 .map_err(|e| transport::js_error("stream consumer failed", e))?;
@@ -313,11 +313,12 @@ impl Client {
         let options = self.options;
         wasm_bindgen_futures::future_to_promise(async move {
             let statement = prepared?;
-            let rows = db
-                .fetch_statement(&statement)
+            let raw = db
+                .fetch_raw(&statement)
                 .await
                 .map_err(|e| to_js_error(&e))?;
-            let js_rows = convert::shaped_rows_to_js(&rows, shape, options)?;
+            let js_rows = convert::shaped_raw_to_js(&statement.columns, &raw, shape, options)
+                .map_err(|e| to_js_error(&e))?;
             if !detailed {
                 return Ok(js_rows.into());
             }

@@ -13,7 +13,9 @@ import initWasm, {
   Client as WasmClient,
   Schema as WasmSchema,
   compile as wasmCompile,
+  setRowMaterializer,
 } from "../wasm/keel_wasm.js";
+import { materializeRows } from "./rows.js";
 import type { QueryDefinition, SchemaDefinition } from "./query.js";
 import { SelectBuilder, from as fromTable } from "./builder.js";
 
@@ -87,6 +89,7 @@ export function init(source?: WasmSource): Promise<void> {
   initialized ??= (async () => {
     const input = source ?? (defaultSource ? await defaultSource() : undefined);
     await initWasm(input === undefined ? undefined : { module_or_path: input });
+    setRowMaterializer(materializeRows);
     ready = true;
   })();
   return initialized;

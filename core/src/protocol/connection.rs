@@ -435,6 +435,11 @@ impl Connection {
         }
         self.reader.extend(bytes);
         loop {
+            match self.fast_data_row() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => return Err(self.fail(error.into())),
+            }
             let (tag, message) = match self.reader.next_message() {
                 Ok(Some(next)) => next,
                 Ok(None) => return Ok(()),
@@ -444,6 +449,27 @@ impl Connection {
                 return Err(self.fail(error));
             }
         }
+    }
+
+    /// Appends the next message to the front request's rows when it is a
+    /// complete `DataRow` and rows are what the request awaits: most of a
+    /// large result, read without building a postgres-protocol message.
+    /// `Ok(false)` leaves the message to the general path.
+    fn fast_data_row(&mut self) -> Result<bool, ProtocolError> {
+        let Some(body) = self.reader.peek_data_row() else {
+            return Ok(false);
+        };
+        let Some(Pending {
+            progress: Progress::Rows(rows),
+            ..
+        }) = self.pending.front_mut()
+        else {
+            return Ok(false);
+        };
+        message::push_data_row(rows, body)?;
+        let len = body.len();
+        self.reader.consume(len);
+        Ok(true)
     }
 
     /// Everything queued since the last call, as one buffer so that a
@@ -1028,7 +1054,7 @@ impl Connection {
                 Progress::Rows(RawRows::new(Vec::new()))
             }
             (Progress::Rows(mut rows), Message::DataRow(body)) => {
-                message::push_data_row(&mut rows, &body)?;
+                message::push_data_row_body(&mut rows, &body)?;
                 Progress::Rows(rows)
             }
             (Progress::Rows(rows), Message::CommandComplete(body)) => {
@@ -1126,7 +1152,7 @@ impl Connection {
             }
             Message::DataRow(body) if !state.copy_out_active => {
                 let rows = state.current.as_mut().ok_or_else(|| self.unexpected(tag))?;
-                message::push_data_row(rows, &body)?;
+                message::push_data_row_body(rows, &body)?;
             }
             Message::CommandComplete(body) if !state.copy_out_active => {
                 state.results.push(StatementResult {

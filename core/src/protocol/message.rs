@@ -75,6 +75,24 @@ impl MessageReader {
         self.buffer = BytesMut::new();
     }
 
+    /// The body of the next message if it is a complete `DataRow`.
+    pub(crate) fn peek_data_row(&self) -> Option<&[u8]> {
+        let Some(&[b'D', l0, l1, l2, l3]) = self.buffer.get(..5) else {
+            return None;
+        };
+        // Anything unusual about the length goes the general way, which
+        // reports it.
+        let len = usize::try_from(i32::from_be_bytes([l0, l1, l2, l3]))
+            .ok()
+            .filter(|len| (4..=MAX_MESSAGE_LEN).contains(len))?;
+        self.buffer.get(5..=len)
+    }
+
+    /// Drops a message of body length `body_len` read with `peek_data_row`.
+    pub(crate) fn consume(&mut self, body_len: usize) {
+        bytes::Buf::advance(&mut self.buffer, body_len + 5);
+    }
+
     /// The next complete message and its tag, or `None` until more bytes arrive.
     pub(crate) fn next_message(&mut self) -> Result<Option<(u8, Message)>, ProtocolError> {
         let Some(&[tag, l0, l1, l2, l3]) = self.buffer.get(..5) else {
@@ -178,7 +196,40 @@ pub(crate) fn columns(
         .map_err(|e| malformed(b'T', e))
 }
 
-pub(crate) fn push_data_row(
+/// Appends a `DataRow` body straight from the receive buffer: the engine's
+/// hot path, with no per-row allocation. The body is checked whole before
+/// anything is appended.
+pub(crate) fn push_data_row(rows: &mut RawRows, body: &[u8]) -> Result<(), ProtocolError> {
+    let Some(&[c0, c1]) = body.get(..2) else {
+        return Err(malformed(b'D', "missing column count"));
+    };
+    let count = usize::from(u16::from_be_bytes([c0, c1]));
+    let mut at = 2usize;
+    for _ in 0..count {
+        let len = cell_len(body, at)?;
+        at += 4 + len.unwrap_or(0);
+        if at > body.len() {
+            return Err(malformed(b'D', "cell extends past the message"));
+        }
+    }
+    if at != body.len() {
+        return Err(malformed(b'D', "bytes left after the last cell"));
+    }
+    let mut at = 2usize;
+    let cells = (0..count).map(|_| {
+        // Validated above, so these reads cannot fail.
+        let len = cell_len(body, at).ok().flatten();
+        at += 4;
+        let cell = len.map(|len| body.get(at..at + len).unwrap_or_default());
+        at += len.unwrap_or(0);
+        cell
+    });
+    rows.push_row(cells).map_err(|e| malformed(b'D', e))
+}
+
+/// [`push_data_row`] for a message postgres-protocol already parsed (the
+/// simple-query path and rows outside the fast path's reach).
+pub(crate) fn push_data_row_body(
     rows: &mut RawRows,
     body: &backend::DataRowBody,
 ) -> Result<(), ProtocolError> {
@@ -195,6 +246,17 @@ pub(crate) fn push_data_row(
         .collect()
         .map_err(|e| malformed(b'D', e))?;
     rows.push_row(cells).map_err(|e| malformed(b'D', e))
+}
+
+/// The length of the cell whose length word starts at `at`; `None` is NULL.
+fn cell_len(body: &[u8], at: usize) -> Result<Option<usize>, ProtocolError> {
+    let Some(&[l0, l1, l2, l3]) = body.get(at..at + 4) else {
+        return Err(malformed(b'D', "cell length extends past the message"));
+    };
+    let len = i32::from_be_bytes([l0, l1, l2, l3]);
+    // PostgreSQL sends -1 for NULL; postgres-protocol reads any negative
+    // length the same way.
+    Ok(usize::try_from(len).ok())
 }
 
 pub(crate) fn text(tag: u8, value: std::io::Result<&str>) -> Result<String, ProtocolError> {

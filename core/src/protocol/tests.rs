@@ -1125,6 +1125,17 @@ fn malformed_input_is_an_error_not_a_panic() {
         &server::frame(b'D', b"\x00\x02\x00\x00\x00\x09abc\xff\xff\xff\xff"),
         is_malformed,
     );
+    // Bytes left over after the last cell, and a cut-off length word.
+    assert_fatal(
+        &mut in_rows(),
+        &server::frame(b'D', b"\x00\x02\xff\xff\xff\xff\xff\xff\xff\xffxy"),
+        is_malformed,
+    );
+    assert_fatal(
+        &mut in_rows(),
+        &server::frame(b'D', b"\x00\x02\xff\xff\xff\xff\xff\xff"),
+        is_malformed,
+    );
     // A truncated row description.
     let mut conn = connected();
     conn.send_query("SELECT 1", &[], &[]).unwrap();
