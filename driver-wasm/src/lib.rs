@@ -52,6 +52,12 @@ impl Schema {
     }
 }
 
+/// SCRAM's SASLprep normalises passwords to NFKC; the JS engine has the
+/// Unicode tables already, so the module does not carry its own.
+fn nfkc(s: &str) -> String {
+    js_sys::JsString::from(s).normalize("NFKC").into()
+}
+
 fn parse_query(json: &str) -> Result<Query, JsValue> {
     Query::from_json(json).map_err(|e| {
         convert::plain_error(
@@ -87,6 +93,7 @@ impl Client {
     /// int8?: "bigint" | "string", timestamptz?: "date" | "string" }`.
     pub fn connect(transport: JsTransport, schema: &Schema, options: JsValue) -> Promise {
         let schema = Arc::clone(&schema.inner);
+        keel_core::protocol::set_nfkc(nfkc);
         wasm_bindgen_futures::future_to_promise(async move {
             let (config, value_options) = convert::connect_options(&options)?;
             let mut seed = [0u8; 32];
