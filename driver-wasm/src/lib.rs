@@ -12,6 +12,8 @@
 mod convert;
 mod transport;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -50,6 +52,13 @@ impl Schema {
             inner: Arc::new(inner),
         })
     }
+}
+
+/// Every method's future runs through one instance of wasm-bindgen-futures'
+/// promise machinery instead of one per future type.
+fn promise(future: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let future: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(future);
+    wasm_bindgen_futures::future_to_promise(future)
 }
 
 /// SCRAM's SASLprep normalises passwords to NFKC; the JS engine has the
@@ -94,7 +103,7 @@ impl Client {
     pub fn connect(transport: JsTransport, schema: &Schema, options: JsValue) -> Promise {
         let schema = Arc::clone(&schema.inner);
         keel_core::protocol::set_nfkc(nfkc);
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let (config, value_options) = convert::connect_options(&options)?;
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).map_err(|e| {
@@ -158,7 +167,7 @@ impl Client {
     #[wasm_bindgen(js_name = nextNotification)]
     pub fn next_notification(&self) -> Promise {
         let db = Rc::clone(&self.db);
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let notification = db
                 .driver()
                 .next_notification()
@@ -201,7 +210,7 @@ impl Client {
             });
         let db = Rc::clone(&self.db);
         let options = self.options;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let prepared = prepared?;
             let oids: Vec<Vec<u32>> = prepared.iter().map(|(s, _, _)| s.param_oids()).collect();
             let batch: Vec<PipelineStatement<'_>> = prepared
@@ -248,7 +257,7 @@ impl Client {
         });
         let db = Rc::clone(&self.db);
         let options = self.options;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let (statement, shape) = prepared?;
             let params = statement.encode_params().map_err(|e| to_js_error(&e))?;
             let columns = statement.columns.clone();
@@ -284,7 +293,7 @@ impl Client {
     /// Sends Terminate and closes the transport.
     pub fn close(self) -> Promise {
         let db = self.db;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             match Rc::try_unwrap(db) {
                 Ok(db) => db
                     .into_driver()
@@ -318,7 +327,7 @@ impl Client {
         let shape = query.row_shape;
         let db = Rc::clone(&self.db);
         let options = self.options;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let statement = prepared?;
             let rows = db
                 .fetch_statement(&statement)
@@ -343,7 +352,7 @@ impl Client {
         };
         let db = Rc::clone(&self.db);
         let options = self.options;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let fetched = db.fetch_plan(&query).await.map_err(|e| to_js_error(&e))?;
             let rows = convert::plan_to_js(&fetched, &plan.loads, options)?;
             if !detailed {
