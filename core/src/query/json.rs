@@ -250,7 +250,7 @@ fn value(n: Node) -> R<Value> {
     Ok(n.into_value())
 }
 
-fn list<T>(n: Node, item: impl Fn(Node) -> R<T>) -> R<Vec<T>> {
+fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
     match n {
         Node::Array(items) => items
             .into_iter()
@@ -267,7 +267,7 @@ fn strings(n: Node) -> R<Vec<String>> {
 
 /// A JSON object as a map; a repeated key keeps its last value, as a
 /// `BTreeMap`'s `Deserialize` does.
-fn map<T>(n: Node, item: impl Fn(Node) -> R<T>) -> R<BTreeMap<String, T>> {
+fn map<T>(n: Node, item: fn(Node) -> R<T>) -> R<BTreeMap<String, T>> {
     match n {
         Node::Object(pairs) => {
             let mut out = BTreeMap::new();
@@ -411,7 +411,7 @@ impl Fields {
         self.slots.get_mut(i).and_then(Option::take)
     }
 
-    fn required<T>(&mut self, i: usize, f: impl FnOnce(Node) -> R<T>) -> R<T> {
+    fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
         let name = self.names.get(i).copied().unwrap_or_default();
         match self.take(i) {
             Some(n) => f(n).map_err(|e| e.in_key(name)),
@@ -428,7 +428,7 @@ impl Fields {
 
     /// A field with `#[serde(default)]`: absent means the default, but
     /// `null` is only accepted where the type is an `Option`.
-    fn or_default<T: Default>(&mut self, i: usize, f: impl FnOnce(Node) -> R<T>) -> R<T> {
+    fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
         let name = self.names.get(i).copied().unwrap_or_default();
         match self.take(i) {
             Some(n) => f(n).map_err(|e| e.in_key(name)),
@@ -436,16 +436,67 @@ impl Fields {
         }
     }
 
-    fn optional<T>(&mut self, i: usize, f: impl FnOnce(Node) -> R<T>) -> R<Option<T>> {
-        self.or_default(i, |n| match n {
-            Node::Null => Ok(None),
-            n => f(n).map(Some),
-        })
+    fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<Option<T>> {
+        let name = self.names.get(i).copied().unwrap_or_default();
+        match self.take(i) {
+            None | Some(Node::Null) => Ok(None),
+            Some(n) => f(n).map(Some).map_err(|e| e.in_key(name)),
+        }
     }
 }
 
-fn boxed<T>(f: impl Fn(Node) -> R<T>) -> impl Fn(Node) -> R<Box<T>> {
-    move |n| f(n).map(Box::new)
+/// Named conversions for lists, maps and boxes, so the generic helpers are
+/// instantiated once per element type rather than once per call site.
+fn exprs(n: Node) -> R<Vec<Expr>> {
+    list(n, expr)
+}
+fn filters(n: Node) -> R<Vec<Filter>> {
+    list(n, filter)
+}
+fn values(n: Node) -> R<Vec<Value>> {
+    list(n, value)
+}
+fn order_bys(n: Node) -> R<Vec<OrderBy>> {
+    list(n, order_by)
+}
+fn includes(n: Node) -> R<Vec<Include>> {
+    list(n, include)
+}
+fn select_items(n: Node) -> R<Vec<SelectItem>> {
+    list(n, select_item)
+}
+fn selects(n: Node) -> R<Vec<Select>> {
+    list(n, select)
+}
+fn assignments(n: Node) -> R<BTreeMap<String, Expr>> {
+    map(n, expr)
+}
+fn row(n: Node) -> R<BTreeMap<String, Value>> {
+    map(n, value)
+}
+fn raw_params(n: Node) -> R<Vec<RawParam>> {
+    list(n, raw_param)
+}
+fn whens(n: Node) -> R<Vec<When>> {
+    list(n, when)
+}
+fn ctes(n: Node) -> R<Vec<Cte>> {
+    list(n, cte)
+}
+fn joins(n: Node) -> R<Vec<Join>> {
+    list(n, join)
+}
+fn boxed_expr(n: Node) -> R<Box<Expr>> {
+    expr(n).map(Box::new)
+}
+fn boxed_filter(n: Node) -> R<Box<Filter>> {
+    filter(n).map(Box::new)
+}
+fn boxed_select(n: Node) -> R<Box<Select>> {
+    select(n).map(Box::new)
+}
+fn boxed_query_body(n: Node) -> R<Box<QueryBody>> {
+    query_body(n).map(Box::new)
 }
 
 fn pg_type(n: Node) -> R<PgType> {
@@ -537,7 +588,7 @@ pub(crate) fn raw(n: Node) -> R<Raw> {
     let mut f = fields(n, "struct Raw", &["sql", "params", "columns"], true, true)?;
     Ok(Raw {
         sql: f.required(0, string)?,
-        params: f.or_default(1, |n| list(n, raw_param))?,
+        params: f.or_default(1, raw_params)?,
         columns: f.or_default(2, strings)?,
     })
 }
@@ -573,25 +624,24 @@ const EXPR_TAGS: &[&str] = &[
 pub(crate) fn expr(n: Node) -> R<Expr> {
     let (tag, content) = tagged(n, EXPR_TAGS, &[])?;
     let n = content.unwrap_or(Node::Null);
-    let pair = |n| operands(n).map(Box::new);
     let e = match tag {
         0 => string(n).map(Expr::Column),
         1 => value(n).map(Expr::Value),
-        2 => pair(n).map(Expr::Add),
-        3 => pair(n).map(Expr::Sub),
-        4 => pair(n).map(Expr::Mul),
-        5 => pair(n).map(Expr::Div),
-        6 => pair(n).map(Expr::Mod),
-        7 => boxed(expr)(n).map(Expr::Neg),
-        8 => boxed(cast)(n).map(Expr::Cast),
+        2 => operands(n).map(Box::new).map(Expr::Add),
+        3 => operands(n).map(Box::new).map(Expr::Sub),
+        4 => operands(n).map(Box::new).map(Expr::Mul),
+        5 => operands(n).map(Box::new).map(Expr::Div),
+        6 => operands(n).map(Box::new).map(Expr::Mod),
+        7 => boxed_expr(n).map(Expr::Neg),
+        8 => cast(n).map(Box::new).map(Expr::Cast),
         9 => func(n).map(Expr::Func),
-        10 => boxed(extract)(n).map(Expr::Extract),
-        11 => boxed(agg)(n).map(Expr::Agg),
-        12 => boxed(json_get)(n).map(Expr::JsonText),
-        13 => boxed(json_get)(n).map(Expr::JsonGet),
-        14 => boxed(select)(n).map(Expr::Subquery),
+        10 => extract(n).map(Box::new).map(Expr::Extract),
+        11 => agg(n).map(Box::new).map(Expr::Agg),
+        12 => json_get(n).map(Box::new).map(Expr::JsonText),
+        13 => json_get(n).map(Box::new).map(Expr::JsonGet),
+        14 => boxed_select(n).map(Expr::Subquery),
         15 => string(n).map(Expr::Excluded),
-        _ => boxed(case)(n).map(Expr::Case),
+        _ => case(n).map(Box::new).map(Expr::Case),
     };
     e.map_err(|e| e.in_key(EXPR_TAGS[tag]))
 }
@@ -626,7 +676,7 @@ pub(crate) fn func(n: Node) -> R<Func> {
     let mut f = fields(n, "struct Func", &["name", "args"], true, true)?;
     Ok(Func {
         name: f.required(0, string)?,
-        args: f.or_default(1, |n| list(n, expr))?,
+        args: f.or_default(1, exprs)?,
     })
 }
 
@@ -649,7 +699,7 @@ pub(crate) fn json_get(n: Node) -> R<JsonGet> {
 pub(crate) fn case(n: Node) -> R<Case> {
     let mut f = fields(n, "struct Case", &["when", "else"], true, true)?;
     Ok(Case {
-        when: f.required(0, |n| list(n, when))?,
+        when: f.required(0, whens)?,
         otherwise: f.optional(1, expr)?,
     })
 }
@@ -675,7 +725,7 @@ pub(crate) fn agg(n: Node) -> R<Agg> {
         arg: f.optional(1, expr)?,
         distinct: f.or_default(2, boolean)?,
         separator: f.optional(3, string)?,
-        order_by: f.or_default(4, |n| list(n, order_by))?,
+        order_by: f.or_default(4, order_bys)?,
     })
 }
 
@@ -732,7 +782,6 @@ const FILTER_TAGS: &[&str] = &[
 pub(crate) fn filter(n: Node) -> R<Filter> {
     let (tag, content) = tagged(n, FILTER_TAGS, &[])?;
     let n = content.unwrap_or(Node::Null);
-    let filters = |n| list(n, filter);
     let f = match tag {
         0 => compare(n).map(Filter::Eq),
         1 => compare(n).map(Filter::Ne),
@@ -758,10 +807,10 @@ pub(crate) fn filter(n: Node) -> R<Filter> {
         21 => text_search(n).map(Filter::TextSearch),
         22 => filters(n).map(Filter::And),
         23 => filters(n).map(Filter::Or),
-        24 => boxed(filter)(n).map(Filter::Not),
-        25 => boxed(select)(n).map(Filter::Exists),
-        26 => boxed(select)(n).map(Filter::NotExists),
-        27 => boxed(has)(n).map(Filter::Has),
+        24 => boxed_filter(n).map(Filter::Not),
+        25 => boxed_select(n).map(Filter::Exists),
+        26 => boxed_select(n).map(Filter::NotExists),
+        27 => has(n).map(Box::new).map(Filter::Has),
         _ => expr(n).map(Filter::Expr),
     };
     f.map_err(|e| e.in_key(FILTER_TAGS[tag]))
@@ -811,8 +860,8 @@ pub(crate) fn in_list(n: Node) -> R<InList> {
     )?;
     Ok(InList {
         column: f.required(0, string)?,
-        values: f.optional(1, |n| list(n, value))?,
-        subquery: f.optional(2, boxed(select))?,
+        values: f.optional(1, values)?,
+        subquery: f.optional(2, boxed_select)?,
     })
 }
 
@@ -894,25 +943,24 @@ const SELECT_FIELDS: &[&str] = &[
 
 pub(crate) fn select(n: Node) -> R<Select> {
     let mut f = fields(n, "struct Select", SELECT_FIELDS, true, true)?;
-    let exprs = |n| list(n, expr);
     Ok(Select {
-        ctes: f.or_default(0, |n| list(n, cte))?,
+        ctes: f.or_default(0, ctes)?,
         distinct: f.or_default(1, boolean)?,
         distinct_on: f.or_default(2, exprs)?,
         from: f.required(3, string)?,
         alias: f.optional(4, string)?,
         columns: f.required(5, all_or_list)?,
         defer: f.or_default(6, strings)?,
-        joins: f.or_default(7, |n| list(n, join))?,
+        joins: f.or_default(7, joins)?,
         filter: f.optional(8, filter)?,
         group_by: f.or_default(9, exprs)?,
         having: f.optional(10, filter)?,
-        order_by: f.or_default(11, |n| list(n, order_by))?,
-        after: f.optional(12, |n| list(n, value))?,
+        order_by: f.or_default(11, order_bys)?,
+        after: f.optional(12, values)?,
         limit: f.optional(13, u64_)?,
         offset: f.optional(14, u64_)?,
         lock: f.optional(15, lock)?,
-        with: f.or_default(16, |n| list(n, include))?,
+        with: f.or_default(16, includes)?,
     })
 }
 
@@ -1042,7 +1090,7 @@ pub(crate) fn cte(n: Node) -> R<Cte> {
     Ok(Cte {
         name: f.required(0, string)?,
         recursive: f.or_default(1, boolean)?,
-        query: f.required(2, boxed(query_body))?,
+        query: f.required(2, boxed_query_body)?,
     })
 }
 
@@ -1056,8 +1104,8 @@ pub(crate) fn set_query(n: Node) -> R<SetQuery> {
     )?;
     Ok(SetQuery {
         op: f.required(0, set_op)?,
-        queries: f.required(1, |n| list(n, select))?,
-        order_by: f.or_default(2, |n| list(n, order_by))?,
+        queries: f.required(1, selects)?,
+        order_by: f.or_default(2, order_bys)?,
         limit: f.optional(3, u64_)?,
         offset: f.optional(4, u64_)?,
     })
@@ -1098,8 +1146,8 @@ pub(crate) fn include(n: Node) -> R<Include> {
         relation: f.required(0, string)?,
         columns: f.optional(1, strings)?,
         filter: f.optional(2, filter)?,
-        order_by: f.or_default(3, |n| list(n, order_by))?,
-        with: f.or_default(4, |n| list(n, include))?,
+        order_by: f.or_default(3, order_bys)?,
+        with: f.or_default(4, includes)?,
     })
 }
 
@@ -1158,7 +1206,7 @@ pub(crate) fn insert(n: Node) -> R<Insert> {
 
 fn insert_source_variant(tag: usize, n: Node) -> R<InsertSource> {
     match tag {
-        0 => list(n, |n| map(n, value)).map(InsertSource::Rows),
+        0 => list(n, row).map(InsertSource::Rows),
         _ => insert_select(n).map(InsertSource::Select),
     }
 }
@@ -1173,7 +1221,7 @@ pub(crate) fn insert_select(n: Node) -> R<InsertSelect> {
     let mut f = fields(n, "struct InsertSelect", &["columns", "query"], true, true)?;
     Ok(InsertSelect {
         columns: f.required(0, strings)?,
-        query: f.required(1, boxed(select))?,
+        query: f.required(1, boxed_select)?,
     })
 }
 
@@ -1209,9 +1257,7 @@ pub(crate) fn conflict_action(n: Node) -> R<ConflictAction> {
                 true,
             )
             .map_err(|e| e.in_key("update"))?;
-            let set = f
-                .required(0, |n| map(n, expr))
-                .map_err(|e| e.in_key("update"))?;
+            let set = f.required(0, assignments).map_err(|e| e.in_key("update"))?;
             let filter = f.optional(1, filter).map_err(|e| e.in_key("update"))?;
             Ok(ConflictAction::Update { set, filter })
         }
@@ -1228,10 +1274,10 @@ pub(crate) fn update(n: Node) -> R<Update> {
     )?;
     Ok(Update {
         table: f.required(0, string)?,
-        set: f.required(1, |n| map(n, expr))?,
+        set: f.required(1, assignments)?,
         filter: f.optional(2, filter)?,
         all_rows: f.or_default(3, boolean)?,
-        returning: f.or_default(4, |n| list(n, select_item))?,
+        returning: f.or_default(4, select_items)?,
     })
 }
 
@@ -1247,7 +1293,7 @@ pub(crate) fn delete(n: Node) -> R<Delete> {
         from: f.required(0, string)?,
         filter: f.optional(1, filter)?,
         all_rows: f.or_default(2, boolean)?,
-        returning: f.or_default(3, |n| list(n, select_item))?,
+        returning: f.or_default(3, select_items)?,
     })
 }
 
