@@ -26,6 +26,9 @@ const GS2_HEADER: &str = "n,,";
 /// `base64("n,,")`: the channel-binding attribute echoed in client-final.
 const CHANNEL_BINDING: &str = "biws";
 
+#[cfg(any(test, not(feature = "saslprep")))]
+mod bidi;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Why a SCRAM-SHA-256 exchange was abandoned.
@@ -262,13 +265,10 @@ fn saslprep_with(s: &str, nfkc: fn(&str) -> String) -> Option<String> {
     }
     // 2.4 Bidirectional text (RFC 3454 section 6): with any RandALCat
     // character, no LCat character, and RandALCat first and last.
-    if normalized.contains(tables::bidi_r_or_al) {
-        let first = normalized.chars().next().is_some_and(tables::bidi_r_or_al);
-        let last = normalized
-            .chars()
-            .next_back()
-            .is_some_and(tables::bidi_r_or_al);
-        if normalized.contains(tables::bidi_l) || !first || !last {
+    if normalized.contains(bidi::r_or_al) {
+        let first = normalized.chars().next().is_some_and(bidi::r_or_al);
+        let last = normalized.chars().next_back().is_some_and(bidi::r_or_al);
+        if normalized.contains(bidi::l) || !first || !last {
             return None;
         }
     }
