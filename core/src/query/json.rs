@@ -251,14 +251,16 @@ fn value(n: Node) -> R<Value> {
 }
 
 fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
-    match n {
-        Node::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| item(n).map_err(|e| e.in_index(i)))
-            .collect(),
-        other => Err(other.invalid("a sequence")),
+    let Node::Array(items) = n else {
+        return Err(n.invalid("a sequence"));
+    };
+    // A plain loop: collecting into `Result<Vec<_>>` costs an iterator
+    // adapter instance per element type.
+    let mut out = Vec::with_capacity(items.len());
+    for (i, n) in items.into_iter().enumerate() {
+        out.push(item(n).map_err(|e| e.in_index(i))?);
     }
+    Ok(out)
 }
 
 fn strings(n: Node) -> R<Vec<String>> {
