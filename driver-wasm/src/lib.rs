@@ -13,6 +13,8 @@ mod batch;
 mod convert;
 mod transport;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -53,6 +55,19 @@ impl Schema {
     }
 }
 
+/// Every method's future runs through one instance of wasm-bindgen-futures'
+/// promise machinery instead of one per future type.
+fn promise(future: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let future: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(future);
+    wasm_bindgen_futures::future_to_promise(future)
+}
+
+/// SCRAM's SASLprep normalises passwords to NFKC; the JS engine has the
+/// Unicode tables already, so the module does not carry its own.
+fn nfkc(s: &str) -> String {
+    js_sys::JsString::from(s).normalize("NFKC").into()
+}
+
 fn parse_query(json: &str) -> Result<Query, JsValue> {
     Query::from_json(json).map_err(|e| {
         convert::plain_error(
@@ -88,7 +103,8 @@ impl Client {
     /// int8?: "bigint" | "string", timestamptz?: "date" | "string" }`.
     pub fn connect(transport: JsTransport, schema: &Schema, options: JsValue) -> Promise {
         let schema = Arc::clone(&schema.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
+        keel_core::protocol::set_nfkc(nfkc);
+        promise(async move {
             let (config, value_options) = convert::connect_options(&options)?;
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).map_err(|e| {
@@ -152,7 +168,7 @@ impl Client {
     #[wasm_bindgen(js_name = nextNotification)]
     pub fn next_notification(&self) -> Promise {
         let db = Rc::clone(&self.db);
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let notification = db
                 .driver()
                 .next_notification()
@@ -195,7 +211,7 @@ impl Client {
             });
         let db = Rc::clone(&self.db);
         let options = self.options;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let prepared = prepared?;
             let oids: Vec<Vec<u32>> = prepared.iter().map(|(s, _, _)| s.param_oids()).collect();
             let batch: Vec<PipelineStatement<'_>> = prepared
@@ -242,7 +258,7 @@ impl Client {
         });
         let db = Rc::clone(&self.db);
         let options = self.options;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let (statement, shape) = prepared?;
             let params = statement.encode_params().map_err(|e| to_js_error(&e))?;
             let columns = statement.columns.clone();
@@ -277,7 +293,7 @@ impl Client {
     /// Sends Terminate and closes the transport.
     pub fn close(self) -> Promise {
         let db = self.db;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             match Rc::try_unwrap(db) {
                 Ok(db) => db
                     .into_driver()
@@ -311,7 +327,7 @@ impl Client {
         let shape = query.row_shape;
         let db = Rc::clone(&self.db);
         let options = self.options;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let statement = prepared?;
             let raw = db
                 .fetch_raw(&statement)
@@ -337,7 +353,7 @@ impl Client {
         };
         let db = Rc::clone(&self.db);
         let options = self.options;
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let fetched = db.fetch_plan(&query).await.map_err(|e| to_js_error(&e))?;
             let rows = convert::plan_to_js(&fetched, &plan.loads, options)?;
             if !detailed {

@@ -35,7 +35,7 @@ pub use connection::{
 };
 #[doc(hidden)]
 pub use fuzz::fuzz_engine;
-pub use scram::ScramError;
+pub use scram::{set_nfkc, ScramError};
 pub use transport::{MaybeSend, Transport};
 
 /// The server's bytes broke the protocol, or the engine was used after it

@@ -26,6 +26,9 @@ const GS2_HEADER: &str = "n,,";
 /// `base64("n,,")`: the channel-binding attribute echoed in client-final.
 const CHANNEL_BINDING: &str = "biws";
 
+#[cfg(any(test, not(feature = "saslprep")))]
+mod bidi;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Why a SCRAM-SHA-256 exchange was abandoned.
@@ -185,10 +188,91 @@ impl ServerSignature {
 /// PostgreSQL password need not be a valid SASL string, and the server makes
 /// the same fallback when it stores the verifier.
 fn normalize_password(password: &str) -> Vec<u8> {
-    match stringprep::saslprep(password) {
-        Ok(prepared) => prepared.into_owned().into_bytes(),
-        Err(_) => password.as_bytes().to_vec(),
+    #[cfg(feature = "saslprep")]
+    let prepared = stringprep::saslprep(password).ok().map(|p| p.into_owned());
+    #[cfg(not(feature = "saslprep"))]
+    let prepared = match NFKC.get() {
+        Some(nfkc) => saslprep_with(password, *nfkc),
+        None if is_prepared_ascii(password) => Some(password.to_owned()),
+        None => None,
+    };
+    prepared.map_or_else(|| password.as_bytes().to_vec(), String::into_bytes)
+}
+
+/// The NFKC normalisation SASLprep uses, when a build leaves out the
+/// `saslprep` feature: its Unicode normalisation tables are most of what
+/// SASLprep costs, and a JavaScript host already has them
+/// (`String.prototype.normalize`).
+#[cfg(not(feature = "saslprep"))]
+static NFKC: std::sync::OnceLock<fn(&str) -> String> = std::sync::OnceLock::new();
+
+/// Supplies NFKC normalisation to SASLprep in a build without the
+/// `saslprep` feature; the first call wins. Without it such a build prepares
+/// only ASCII passwords and uses any other password as it is, which the
+/// server accepts only if SASLprep leaves it unchanged. With the feature this
+/// does nothing: Rust's own tables are used.
+pub fn set_nfkc(nfkc: fn(&str) -> String) {
+    #[cfg(not(feature = "saslprep"))]
+    let _ = NFKC.set(nfkc);
+    #[cfg(feature = "saslprep")]
+    let _ = nfkc;
+}
+
+#[cfg(any(test, not(feature = "saslprep")))]
+fn is_prepared_ascii(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii() && !stringprep::tables::ascii_control_character(c))
+}
+
+/// RFC 4013 SASLprep step by step as `stringprep::saslprep` does it, with
+/// the NFKC step supplied by the caller; `None` where SASLprep fails.
+#[cfg(any(test, not(feature = "saslprep")))]
+fn saslprep_with(s: &str, nfkc: fn(&str) -> String) -> Option<String> {
+    use stringprep::tables;
+    if is_prepared_ascii(s) {
+        return Some(s.to_owned());
     }
+    // 2.1 Mapping.
+    let mapped: String = s
+        .chars()
+        .map(|c| {
+            if tables::non_ascii_space_character(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .filter(|&c| !tables::commonly_mapped_to_nothing(c))
+        .collect();
+    // 2.2 Normalisation.
+    let normalized = nfkc(&mapped);
+    // 2.3 Prohibited output, 2.5 unassigned code points.
+    let prohibited = |c: char| {
+        tables::non_ascii_space_character(c)
+            || tables::ascii_control_character(c)
+            || tables::non_ascii_control_character(c)
+            || tables::private_use(c)
+            || tables::non_character_code_point(c)
+            || tables::surrogate_code(c)
+            || tables::inappropriate_for_plain_text(c)
+            || tables::inappropriate_for_canonical_representation(c)
+            || tables::change_display_properties_or_deprecated(c)
+            || tables::tagging_character(c)
+            || tables::unassigned_code_point(c)
+    };
+    if normalized.chars().any(prohibited) {
+        return None;
+    }
+    // 2.4 Bidirectional text (RFC 3454 section 6): with any RandALCat
+    // character, no LCat character, and RandALCat first and last.
+    if normalized.contains(bidi::r_or_al) {
+        let first = normalized.chars().next().is_some_and(bidi::r_or_al);
+        let last = normalized.chars().next_back().is_some_and(bidi::r_or_al);
+        if normalized.contains(bidi::l) || !first || !last {
+            return None;
+        }
+    }
+    Some(normalized)
 }
 
 fn escape_username(username: &str) -> String {
@@ -321,10 +405,60 @@ mod tests {
 
     #[test]
     fn escapes_username_and_preps_password() {
+        // A build without the `saslprep` feature needs the NFKC a host supplies.
+        set_nfkc(rust_nfkc);
         let client = ScramClient::new("a=b,c", "pass\u{00A0}word", "n".into());
         assert_eq!(client.client_first(), "n,,n=a=3Db=2Cc,r=n");
         assert_eq!(client.password, b"pass word");
         let raw = ScramClient::new("", "bad\u{0007}", "n".into());
         assert_eq!(raw.password, "bad\u{0007}".as_bytes());
+    }
+
+    fn rust_nfkc(s: &str) -> String {
+        use unicode_normalization::UnicodeNormalization;
+        s.nfkc().collect()
+    }
+
+    /// The SASLprep a build without the `saslprep` feature runs (with the
+    /// host's NFKC) must agree with the stringprep crate's, or a wasm client
+    /// and the server would derive different keys from the same password.
+    #[test]
+    fn saslprep_with_a_supplied_nfkc_matches_stringprep() {
+        let samples = [
+            "",
+            "plain",
+            "pass\u{00A0}word",
+            "caf\u{00E9}",
+            "cafe\u{0301}",
+            "soft\u{00AD}hyphen",
+            "\u{FB01}ligature\u{2168}",
+            "\u{FF21}\u{FF22}",
+            "\u{212B}",
+            "bad\u{0007}",
+            "\u{E000}private",
+            "smile\u{1F600}",
+            "\u{0301}starts combining",
+            "\u{05D0}\u{05D1}",
+            "\u{05D0}a\u{05D1}",
+            "\u{05D0}1",
+            "\u{0627}\u{0644}\u{0661}\u{0627}",
+            "\u{2028}",
+            "\u{200B}zero\u{FEFF}width",
+            "\u{1D400}",
+        ];
+        for s in samples {
+            let expected = stringprep::saslprep(s).ok().map(|p| p.into_owned());
+            assert_eq!(saslprep_with(s, rust_nfkc), expected, "{s:?}");
+        }
+        for c in (0..0x11_0000u32).step_by(3).filter_map(char::from_u32) {
+            for s in [
+                format!("{c}"),
+                format!("a{c}b"),
+                format!("\u{05D0}{c}\u{05D1}"),
+            ] {
+                let expected = stringprep::saslprep(&s).ok().map(|p| p.into_owned());
+                assert_eq!(saslprep_with(&s, rust_nfkc), expected, "{s:?}");
+            }
+        }
     }
 }

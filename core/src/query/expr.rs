@@ -1,7 +1,7 @@
 //! Scalar expressions: what a select returns, what filters compare, what an
 //! update assigns.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::select::{OrderBy, Select};
 use crate::types::PgType;
@@ -11,7 +11,7 @@ use crate::types::PgType;
 ///
 /// Values are JSON literals; the compiler gives each one the type of what it
 /// is compared with or assigned to and always binds it as a parameter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Expr {
     /// A column, optionally qualified by a joined relation or alias: `"album.title"`.
@@ -44,7 +44,7 @@ pub enum Expr {
     Case(Box<Case>),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cast {
     pub expr: Expr,
@@ -52,7 +52,7 @@ pub struct Cast {
     pub ty: PgType,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Func {
     pub name: String,
@@ -60,21 +60,21 @@ pub struct Func {
     pub args: Vec<Expr>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Extract {
     pub field: String,
     pub from: Expr,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonGet {
     pub expr: Expr,
     pub key: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     pub when: Vec<When>,
@@ -82,7 +82,7 @@ pub struct Case {
     pub otherwise: Option<Expr>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct When {
     #[serde(rename = "if")]
@@ -91,7 +91,7 @@ pub struct When {
 }
 
 /// An aggregate call. `count` without `arg` is `count(*)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agg {
     pub func: AggFunc,
@@ -107,7 +107,7 @@ pub struct Agg {
     pub order_by: Vec<OrderBy>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AggFunc {
     Count,

@@ -1,6 +1,6 @@
 //! Row conditions: WHERE, HAVING, join conditions and partial predicates.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::expr::Expr;
 use super::select::Select;
@@ -8,7 +8,7 @@ use super::select::Select;
 /// A condition. Each JSON form is an object with one key naming the operator.
 /// Values are JSON literals; the compiler checks each one against its
 /// column's type and always sends it as a bound parameter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Filter {
     /// `=`; a `null` value means `IS NULL`, since `= NULL` never matches.
@@ -56,7 +56,7 @@ pub enum Filter {
 
 /// Two operands: the short form `{"column": "c", "value": v}`, or any two
 /// expressions `{"left": e, "right": e}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Compare {
     ColumnValue {
@@ -70,7 +70,7 @@ pub enum Compare {
 }
 
 /// A list of values (one array parameter) or a subquery; exactly one of the two.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InList {
     pub column: String,
@@ -81,7 +81,7 @@ pub struct InList {
     pub subquery: Option<Box<Select>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Between {
     pub column: String,
@@ -89,28 +89,28 @@ pub struct Between {
     pub high: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pattern {
     pub column: String,
     pub pattern: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnValue {
     pub column: String,
     pub value: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnKey {
     pub column: String,
     pub key: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextSearch {
     pub column: String,
@@ -122,7 +122,7 @@ pub struct TextSearch {
 
 /// Some row of `relation` matches `where` (any row, when absent). An EXISTS
 /// rather than a join, so the parent rows are never repeated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Has {
     pub relation: String,

@@ -9,14 +9,16 @@
 pub mod builder;
 pub mod expr;
 pub mod filter;
+pub mod json;
 pub mod mutate;
 pub mod select;
 pub mod typed;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use expr::{AggFunc, Expr};
 pub use filter::{Compare, Filter};
+pub use json::FormatError;
 pub use mutate::{ConflictAction, Delete, Insert, InsertSource, OnConflict, Update};
 pub use select::{
     Cte, Direction, Include, Join, JoinKind, Lock, LockStrength, LockWait, Nulls, OrderBy, Select,
@@ -27,7 +29,7 @@ pub use select::{
 pub const FORMAT_VERSION: u32 = 1;
 
 /// A query definition: `{"version": 1, "select": {...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Query {
     /// Format version; the compiler rejects versions it does not know rather
     /// than guessing at their meaning.
@@ -42,7 +44,7 @@ pub struct Query {
 }
 
 /// The shape of each returned row; see [`Query::row_shape`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RowShape {
     #[default]
@@ -60,7 +62,7 @@ impl RowShape {
 // A query is built once and compiled; boxing the select would only add an
 // allocation and noise to every constructor.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QueryBody {
     Select(Select),
@@ -75,7 +77,7 @@ pub enum QueryBody {
 
 /// Hand-written SQL. Values are still bound (`$1`, `$2`, ...), never spliced,
 /// and `columns` says what the decoder should expect back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub sql: String,
@@ -86,7 +88,7 @@ pub struct Raw {
 }
 
 /// One parameter of a raw statement; raw SQL has no column to infer its type from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawParam {
     pub value: serde_json::Value,

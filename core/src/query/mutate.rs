@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::expr::Expr;
 use super::filter::Filter;
 use super::select::{Select, SelectItem};
 
 /// `INSERT INTO table (...) VALUES (...), (...) | SELECT ... [ON CONFLICT ...] [RETURNING ...]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Insert {
     pub into: String,
@@ -22,7 +22,7 @@ pub struct Insert {
 }
 
 /// Where the inserted rows come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InsertSource {
     /// One object per row, keyed by column. The column list is every key of
@@ -32,7 +32,7 @@ pub enum InsertSource {
     Select(InsertSelect),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InsertSelect {
     pub columns: Vec<String>,
@@ -40,7 +40,7 @@ pub struct InsertSelect {
 }
 
 /// `ON CONFLICT (columns) | ON CONSTRAINT name DO NOTHING | DO UPDATE SET ... [WHERE ...]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OnConflict {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -51,7 +51,7 @@ pub struct OnConflict {
     pub action: ConflictAction,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictAction {
     Nothing,
@@ -64,7 +64,7 @@ pub enum ConflictAction {
 }
 
 /// `UPDATE table SET ... WHERE ... [RETURNING ...]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Update {
     pub table: String,
@@ -82,7 +82,7 @@ pub struct Update {
 }
 
 /// `DELETE FROM table WHERE ... [RETURNING ...]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Delete {
     pub from: String,

@@ -1,7 +1,7 @@
 //! SELECT and its parts: projections, joins, ordering, paging, grouping,
 //! set operations, CTEs, locking and eager loading.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::expr::Expr;
 use super::filter::Filter;
@@ -9,7 +9,7 @@ use super::QueryBody;
 
 /// `[WITH ...] SELECT [DISTINCT [ON (...)]] columns FROM table [joins]
 /// [WHERE] [GROUP BY] [HAVING] [ORDER BY] [LIMIT] [OFFSET] [FOR ...]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Select {
     /// Common table expressions, usable as tables in `from`, joins and subqueries.
@@ -25,7 +25,7 @@ pub struct Select {
     pub alias: Option<String>,
     /// What to return; required. `"*"` (`None`) is every column of `from`,
     /// minus `defer`.
-    #[serde(with = "all_or_list")]
+    #[serde(serialize_with = "all_or_list::serialize")]
     pub columns: Option<Vec<SelectItem>>,
     /// Columns to leave out when `columns` is `"*"` (Django's `defer`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -58,7 +58,7 @@ pub struct Select {
 
 /// One result column: a column name (`"name"`, `"album.title"`) or an
 /// expression with a result name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum SelectItem {
     Column(String),
@@ -71,7 +71,7 @@ pub enum SelectItem {
 
 /// A join: through a declared relation (the ON condition comes from its
 /// foreign key, so it cannot be written wrong) or of any table with `on`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Join {
     /// A relation declared in the schema; the ON condition comes from its foreign key.
@@ -88,7 +88,7 @@ pub struct Join {
     pub on: Option<Filter>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JoinKind {
     #[default]
@@ -98,7 +98,7 @@ pub enum JoinKind {
 
 /// One ORDER BY key. `nulls` is explicit because PostgreSQL's default
 /// (NULLs sort as larger than every value) surprises users of other databases.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrderBy {
     /// A column (the v1 form); exactly one of `column` and `expr`.
@@ -112,7 +112,7 @@ pub struct OrderBy {
     pub nulls: Option<Nulls>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     #[default]
@@ -120,7 +120,7 @@ pub enum Direction {
     Desc,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Nulls {
     First,
@@ -128,7 +128,7 @@ pub enum Nulls {
 }
 
 /// `FOR UPDATE | NO KEY UPDATE | SHARE | KEY SHARE [OF ...] [NOWAIT | SKIP LOCKED]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lock {
     pub strength: LockStrength,
@@ -138,7 +138,7 @@ pub struct Lock {
     pub wait: Option<LockWait>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockStrength {
     Update,
@@ -147,7 +147,7 @@ pub enum LockStrength {
     KeyShare,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockWait {
     Nowait,
@@ -156,7 +156,7 @@ pub enum LockWait {
 
 /// `WITH [RECURSIVE] name AS (query)`. A recursive CTE's query is a set
 /// operation whose first select is the base case; the others may name the CTE.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cte {
     pub name: String,
@@ -166,7 +166,7 @@ pub struct Cte {
 }
 
 /// `select UNION [ALL] select ...`, optionally ordered and limited as a whole.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetQuery {
     pub op: SetOp,
@@ -179,7 +179,7 @@ pub struct SetQuery {
     pub offset: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SetOp {
     Union,
@@ -204,7 +204,7 @@ impl SetOp {
 }
 
 /// A relation to load with its parents: `{"relation": "tracks", "with": [...]}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Include {
     pub relation: String,
@@ -219,41 +219,20 @@ pub struct Include {
 }
 
 /// `"columns": "*"` or a list. The key stays required (as in the first
-/// version of the format), so a forgotten column list is still an error.
+/// version of the format), so a forgotten column list is still an error;
+/// reading it is in [`super::json`].
 mod all_or_list {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Serialize, Serializer};
 
     use super::SelectItem;
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(untagged)]
-    enum Form {
-        All(All),
-        List(Vec<SelectItem>),
-    }
-
-    #[derive(Serialize, Deserialize)]
-    enum All {
-        #[serde(rename = "*")]
-        Star,
-    }
 
     pub fn serialize<S: Serializer>(
         columns: &Option<Vec<SelectItem>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match columns {
-            None => All::Star.serialize(s),
+            None => s.serialize_str("*"),
             Some(list) => list.serialize(s),
         }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Vec<SelectItem>>, D::Error> {
-        Ok(match Form::deserialize(d)? {
-            Form::All(All::Star) => None,
-            Form::List(list) => Some(list),
-        })
     }
 }

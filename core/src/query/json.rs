@@ -1,0 +1,1545 @@
+//! Reading the JSON form by hand.
+//!
+//! serde's derive for these externally tagged and untagged enums instantiated
+//! visitors per deserializer plus `Content` buffering: about half of the wasm
+//! build. Here every type has one conversion from a parsed [`Node`] tree, and
+//! each `Deserialize` impl parses a tree and converts it. The accepted form is
+//! exactly the one the derive accepted, quirks included (a struct may be a
+//! positional array; keys beside a query's body are ignored), so definitions
+//! that parsed before still parse.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
+
+use super::expr::{Agg, AggFunc, Case, Cast, Expr, Extract, Func, JsonGet, When};
+use super::filter::{
+    Between, ColumnKey, ColumnValue, Compare, Filter, Has, InList, Pattern, TextSearch,
+};
+use super::mutate::{
+    ConflictAction, Delete, Insert, InsertSelect, InsertSource, OnConflict, Update,
+};
+use super::select::{
+    Cte, Direction, Include, Join, JoinKind, Lock, LockStrength, LockWait, Nulls, OrderBy, Select,
+    SelectItem, SetOp, SetQuery,
+};
+use super::{Query, QueryBody, Raw, RawParam, RowShape};
+use crate::types::PgType;
+
+/// Why a definition does not match the format, and where in it (`select.where.and[1]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", if path.is_empty() { String::new() } else { format!(" at {path}") })]
+pub struct FormatError {
+    pub message: String,
+    pub path: String,
+}
+
+impl FormatError {
+    fn new(message: impl Into<String>) -> FormatError {
+        FormatError {
+            message: message.into(),
+            path: String::new(),
+        }
+    }
+
+    fn in_key(mut self, key: &str) -> FormatError {
+        if !self.path.is_empty() && !self.path.starts_with('[') {
+            self.path.insert(0, '.');
+        }
+        self.path.insert_str(0, key);
+        self
+    }
+
+    fn in_index(mut self, index: usize) -> FormatError {
+        if !self.path.is_empty() && !self.path.starts_with('[') {
+            self.path.insert(0, '.');
+        }
+        self.path.insert_str(0, &format!("[{index}]"));
+        self
+    }
+}
+
+type R<T> = Result<T, FormatError>;
+
+/// A parsed JSON document. Unlike `serde_json::Value` it keeps keys in
+/// document order and keeps repeated keys, because the format depends on
+/// both: a repeated struct field is an error, and a query's body is its
+/// first body key.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Node>),
+    Object(Vec<(String, Node)>),
+}
+
+impl Node {
+    /// serde's wording for a value of the wrong type.
+    fn unexpected(&self) -> String {
+        match self {
+            Node::Null => "null".into(),
+            Node::Bool(b) => format!("boolean `{b}`"),
+            Node::Number(n) if n.is_f64() => format!("floating point `{n}`"),
+            Node::Number(n) => format!("integer `{n}`"),
+            Node::String(s) => format!("string {s:?}"),
+            Node::Array(_) => "sequence".into(),
+            Node::Object(_) => "map".into(),
+        }
+    }
+
+    fn invalid(&self, expected: &str) -> FormatError {
+        FormatError::new(format!(
+            "invalid type: {}, expected {expected}",
+            self.unexpected()
+        ))
+    }
+
+    /// A JSON literal. Repeated keys keep the last value, as serde_json does.
+    fn into_value(self) -> Value {
+        match self {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(b),
+            Node::Number(n) => Value::Number(n),
+            Node::String(s) => Value::String(s),
+            Node::Array(items) => Value::Array(items.into_iter().map(Node::into_value).collect()),
+            Node::Object(pairs) => Value::Object(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_value()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn from_value(value: &Value) -> Node {
+        match value {
+            Value::Null => Node::Null,
+            Value::Bool(b) => Node::Bool(*b),
+            Value::Number(n) => Node::Number(n.clone()),
+            Value::String(s) => Node::String(s.clone()),
+            Value::Array(items) => Node::Array(items.iter().map(Node::from_value).collect()),
+            Value::Object(map) => Node::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Node::from_value(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
+        Ok(Node::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
+        Ok(Node::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
+        Number::from_f64(v)
+            .map(Node::Number)
+            .ok_or_else(|| E::custom("a number must be finite"))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
+        Ok(Node::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
+        Ok(Node::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        Node::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut pairs = Vec::new();
+        while let Some((key, value)) = map.next_entry::<String, Node>()? {
+            pairs.push((key, value));
+        }
+        Ok(Node::Object(pairs))
+    }
+}
+
+/// serde's "expected ..." list of names.
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => "nothing".into(),
+        [one] => format!("`{one}`"),
+        [a, b] => format!("`{a}` or `{b}`"),
+        _ => {
+            let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            format!("one of {}", list.join(", "))
+        }
+    }
+}
+
+fn string(n: Node) -> R<String> {
+    match n {
+        Node::String(s) => Ok(s),
+        other => Err(other.invalid("a string")),
+    }
+}
+
+fn boolean(n: Node) -> R<bool> {
+    match n {
+        Node::Bool(b) => Ok(b),
+        other => Err(other.invalid("a boolean")),
+    }
+}
+
+fn unsigned(n: Node, ty: &str, max: u64) -> R<u64> {
+    if let Node::Number(num) = &n {
+        if let Some(v) = num.as_u64().filter(|v| *v <= max) {
+            return Ok(v);
+        }
+        if !num.is_f64() {
+            return Err(FormatError::new(format!(
+                "invalid value: integer `{num}`, expected {ty}"
+            )));
+        }
+    }
+    Err(n.invalid(ty))
+}
+
+fn u64_(n: Node) -> R<u64> {
+    unsigned(n, "u64", u64::MAX)
+}
+
+fn value(n: Node) -> R<Value> {
+    Ok(n.into_value())
+}
+
+fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
+    let Node::Array(items) = n else {
+        return Err(n.invalid("a sequence"));
+    };
+    // A plain loop: collecting into `Result<Vec<_>>` costs an iterator
+    // adapter instance per element type.
+    let mut out = Vec::with_capacity(items.len());
+    for (i, n) in items.into_iter().enumerate() {
+        out.push(item(n).map_err(|e| e.in_index(i))?);
+    }
+    Ok(out)
+}
+
+fn strings(n: Node) -> R<Vec<String>> {
+    list(n, string)
+}
+
+/// A JSON object as a map; a repeated key keeps its last value, as a
+/// `BTreeMap`'s `Deserialize` does.
+fn map<T>(n: Node, item: fn(Node) -> R<T>) -> R<BTreeMap<String, T>> {
+    match n {
+        Node::Object(pairs) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in pairs {
+                let v = item(v).map_err(|e| e.in_key(&k))?;
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+        other => Err(other.invalid("a map")),
+    }
+}
+
+/// A unit-only enum: `"name"`, or `{"name": null}` as serde also accepts.
+fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
+    let name = match n {
+        Node::String(s) => s,
+        Node::Object(mut pairs) if pairs.len() == 1 => {
+            let (name, value) = pairs.remove(0);
+            if value != Node::Null {
+                return Err(value.invalid("unit"));
+            }
+            name
+        }
+        Node::Object(_) => {
+            return Err(FormatError::new(
+                "invalid value: map, expected map with a single key",
+            ))
+        }
+        other => return Err(other.invalid("string or map")),
+    };
+    names
+        .iter()
+        .position(|n| *n == name)
+        .ok_or_else(|| unknown_variant(&name, names))
+}
+
+fn unknown_variant(name: &str, names: &[&str]) -> FormatError {
+    FormatError::new(format!(
+        "unknown variant `{name}`, expected {}",
+        one_of(names)
+    ))
+}
+
+/// An externally tagged enum with data: `{"tag": content}`. A bare string
+/// names a variant without its content, which only unit variants allow.
+fn tagged(n: Node, names: &[&str], unit: &[&str]) -> R<(usize, Option<Node>)> {
+    match n {
+        Node::Object(mut pairs) if pairs.len() == 1 => {
+            let (tag, content) = pairs.remove(0);
+            let i = names
+                .iter()
+                .position(|n| *n == tag)
+                .ok_or_else(|| unknown_variant(&tag, names))?;
+            Ok((i, Some(content)))
+        }
+        Node::Object(_) => Err(FormatError::new(
+            "invalid value: map, expected map with a single key",
+        )),
+        Node::String(tag) => {
+            let i = names
+                .iter()
+                .position(|n| *n == tag)
+                .ok_or_else(|| unknown_variant(&tag, names))?;
+            if unit.contains(&names[i]) {
+                Ok((i, None))
+            } else {
+                Err(
+                    FormatError::new(format!("`{tag}` needs a value: {{\"{tag}\": ...}}"))
+                        .in_key(&tag),
+                )
+            }
+        }
+        other => Err(other.invalid("string or map")),
+    }
+}
+
+/// A struct's fields, by their index in `names`.
+struct Fields {
+    expecting: &'static str,
+    names: &'static [&'static str],
+    slots: Vec<Option<Node>>,
+    /// The length of the array, for a struct written positionally.
+    array_len: Option<usize>,
+}
+
+/// A struct: an object (unknown keys rejected when `deny_unknown`) or, as
+/// serde's derive also accepts, an array of the fields in declaration order.
+fn fields(
+    n: Node,
+    expecting: &'static str,
+    names: &'static [&'static str],
+    deny_unknown: bool,
+    allow_array: bool,
+) -> R<Fields> {
+    let mut slots: Vec<Option<Node>> = names.iter().map(|_| None).collect();
+    let mut array_len = None;
+    match n {
+        Node::Object(pairs) => {
+            for (key, value) in pairs {
+                match names.iter().position(|n| *n == key) {
+                    Some(i) if slots[i].is_some() => {
+                        return Err(FormatError::new(format!("duplicate field `{key}`")))
+                    }
+                    Some(i) => slots[i] = Some(value),
+                    None if deny_unknown => {
+                        return Err(FormatError::new(format!(
+                            "unknown field `{key}`, expected {}",
+                            one_of(names)
+                        )))
+                    }
+                    None => {}
+                }
+            }
+        }
+        Node::Array(items) if allow_array => {
+            if items.len() > names.len() {
+                return Err(FormatError::new(format!(
+                    "invalid length {}, expected {} elements in sequence",
+                    items.len(),
+                    names.len()
+                )));
+            }
+            array_len = Some(items.len());
+            for (slot, item) in slots.iter_mut().zip(items) {
+                *slot = Some(item);
+            }
+        }
+        other => return Err(other.invalid(expecting)),
+    }
+    Ok(Fields {
+        expecting,
+        names,
+        slots,
+        array_len,
+    })
+}
+
+impl Fields {
+    fn take(&mut self, i: usize) -> Option<Node> {
+        self.slots.get_mut(i).and_then(Option::take)
+    }
+
+    fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
+        let name = self.names.get(i).copied().unwrap_or_default();
+        match self.take(i) {
+            Some(n) => f(n).map_err(|e| e.in_key(name)),
+            None => Err(FormatError::new(match self.array_len {
+                Some(len) => format!(
+                    "invalid length {len}, expected {} with {} elements",
+                    self.expecting,
+                    self.names.len()
+                ),
+                None => format!("missing field `{name}`"),
+            })),
+        }
+    }
+
+    /// A field with `#[serde(default)]`: absent means the default, but
+    /// `null` is only accepted where the type is an `Option`.
+    fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
+        let name = self.names.get(i).copied().unwrap_or_default();
+        match self.take(i) {
+            Some(n) => f(n).map_err(|e| e.in_key(name)),
+            None => Ok(T::default()),
+        }
+    }
+
+    fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<Option<T>> {
+        let name = self.names.get(i).copied().unwrap_or_default();
+        match self.take(i) {
+            None | Some(Node::Null) => Ok(None),
+            Some(n) => f(n).map(Some).map_err(|e| e.in_key(name)),
+        }
+    }
+}
+
+/// Named conversions for lists, maps and boxes, so the generic helpers are
+/// instantiated once per element type rather than once per call site.
+fn exprs(n: Node) -> R<Vec<Expr>> {
+    list(n, expr)
+}
+fn filters(n: Node) -> R<Vec<Filter>> {
+    list(n, filter)
+}
+fn values(n: Node) -> R<Vec<Value>> {
+    list(n, value)
+}
+fn order_bys(n: Node) -> R<Vec<OrderBy>> {
+    list(n, order_by)
+}
+fn includes(n: Node) -> R<Vec<Include>> {
+    list(n, include)
+}
+fn select_items(n: Node) -> R<Vec<SelectItem>> {
+    list(n, select_item)
+}
+fn selects(n: Node) -> R<Vec<Select>> {
+    list(n, select)
+}
+fn assignments(n: Node) -> R<BTreeMap<String, Expr>> {
+    map(n, expr)
+}
+fn row(n: Node) -> R<BTreeMap<String, Value>> {
+    map(n, value)
+}
+fn raw_params(n: Node) -> R<Vec<RawParam>> {
+    list(n, raw_param)
+}
+fn whens(n: Node) -> R<Vec<When>> {
+    list(n, when)
+}
+fn ctes(n: Node) -> R<Vec<Cte>> {
+    list(n, cte)
+}
+fn joins(n: Node) -> R<Vec<Join>> {
+    list(n, join)
+}
+fn boxed_expr(n: Node) -> R<Box<Expr>> {
+    expr(n).map(Box::new)
+}
+fn boxed_filter(n: Node) -> R<Box<Filter>> {
+    filter(n).map(Box::new)
+}
+fn boxed_select(n: Node) -> R<Box<Select>> {
+    select(n).map(Box::new)
+}
+fn boxed_query_body(n: Node) -> R<Box<QueryBody>> {
+    query_body(n).map(Box::new)
+}
+
+fn pg_type(n: Node) -> R<PgType> {
+    let text = string(n)?;
+    if text.trim().is_empty() {
+        return Err(FormatError::new("a type name cannot be empty"));
+    }
+    Ok(PgType::parse(&text))
+}
+
+const BODY_TAGS: &[&str] = &["select", "set_op", "insert", "update", "delete", "raw"];
+
+pub(crate) fn query(n: Node) -> R<Query> {
+    let Node::Object(pairs) = n else {
+        return Err(n.invalid("struct Query"));
+    };
+    let mut version = None;
+    let mut row_shape = None;
+    let mut body = None;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "version" if version.is_some() => {
+                return Err(FormatError::new("duplicate field `version`"))
+            }
+            "version" => version = Some(value),
+            "row_shape" if row_shape.is_some() => {
+                return Err(FormatError::new("duplicate field `row_shape`"))
+            }
+            "row_shape" => row_shape = Some(value),
+            // Like the derive's flatten: the first body key wins, other keys are ignored.
+            _ => {
+                if body.is_none() {
+                    if let Some(i) = BODY_TAGS.iter().position(|t| *t == key) {
+                        body = Some((i, value));
+                    }
+                }
+            }
+        }
+    }
+    let version = match version {
+        Some(n) => unsigned(n, "u32", u64::from(u32::MAX))
+            .map_err(|e| e.in_key("version"))
+            .map(|v| v as u32)?,
+        None => return Err(FormatError::new("missing field `version`")),
+    };
+    let row_shape = match row_shape {
+        Some(n) => self::row_shape(n).map_err(|e| e.in_key("row_shape"))?,
+        None => RowShape::Objects,
+    };
+    let Some((tag, content)) = body else {
+        return Err(FormatError::new(format!(
+            "missing the query body: {}",
+            one_of(BODY_TAGS)
+        )));
+    };
+    let body = query_body_variant(tag, content).map_err(|e| e.in_key(BODY_TAGS[tag]))?;
+    Ok(Query {
+        version,
+        body,
+        row_shape,
+    })
+}
+
+fn row_shape(n: Node) -> R<RowShape> {
+    Ok(match unit_variant(n, &["objects", "values"])? {
+        0 => RowShape::Objects,
+        _ => RowShape::Values,
+    })
+}
+
+fn query_body_variant(tag: usize, n: Node) -> R<QueryBody> {
+    Ok(match tag {
+        0 => QueryBody::Select(select(n)?),
+        1 => QueryBody::SetOp(set_query(n)?),
+        2 => QueryBody::Insert(insert(n)?),
+        3 => QueryBody::Update(update(n)?),
+        4 => QueryBody::Delete(delete(n)?),
+        _ => QueryBody::Raw(raw(n)?),
+    })
+}
+
+pub(crate) fn query_body(n: Node) -> R<QueryBody> {
+    let (tag, content) = tagged(n, BODY_TAGS, &[])?;
+    let content = content.unwrap_or(Node::Null);
+    query_body_variant(tag, content).map_err(|e| e.in_key(BODY_TAGS[tag]))
+}
+
+pub(crate) fn raw(n: Node) -> R<Raw> {
+    let mut f = fields(n, "struct Raw", &["sql", "params", "columns"], true, true)?;
+    Ok(Raw {
+        sql: f.required(0, string)?,
+        params: f.or_default(1, raw_params)?,
+        columns: f.or_default(2, strings)?,
+    })
+}
+
+pub(crate) fn raw_param(n: Node) -> R<RawParam> {
+    let mut f = fields(n, "struct RawParam", &["value", "type"], true, true)?;
+    Ok(RawParam {
+        value: f.required(0, value)?,
+        ty: f.required(1, pg_type)?,
+    })
+}
+
+const EXPR_TAGS: &[&str] = &[
+    "column",
+    "value",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "mod",
+    "neg",
+    "cast",
+    "func",
+    "extract",
+    "agg",
+    "json_text",
+    "json_get",
+    "subquery",
+    "excluded",
+    "case",
+];
+
+pub(crate) fn expr(n: Node) -> R<Expr> {
+    let (tag, content) = tagged(n, EXPR_TAGS, &[])?;
+    let n = content.unwrap_or(Node::Null);
+    let e = match tag {
+        0 => string(n).map(Expr::Column),
+        1 => value(n).map(Expr::Value),
+        2 => operands(n).map(Box::new).map(Expr::Add),
+        3 => operands(n).map(Box::new).map(Expr::Sub),
+        4 => operands(n).map(Box::new).map(Expr::Mul),
+        5 => operands(n).map(Box::new).map(Expr::Div),
+        6 => operands(n).map(Box::new).map(Expr::Mod),
+        7 => boxed_expr(n).map(Expr::Neg),
+        8 => cast(n).map(Box::new).map(Expr::Cast),
+        9 => func(n).map(Expr::Func),
+        10 => extract(n).map(Box::new).map(Expr::Extract),
+        11 => agg(n).map(Box::new).map(Expr::Agg),
+        12 => json_get(n).map(Box::new).map(Expr::JsonText),
+        13 => json_get(n).map(Box::new).map(Expr::JsonGet),
+        14 => boxed_select(n).map(Expr::Subquery),
+        15 => string(n).map(Expr::Excluded),
+        _ => case(n).map(Box::new).map(Expr::Case),
+    };
+    e.map_err(|e| e.in_key(EXPR_TAGS[tag]))
+}
+
+fn operands(n: Node) -> R<[Expr; 2]> {
+    match n {
+        Node::Array(items) if items.len() == 2 => {
+            let mut items = items.into_iter();
+            let mut next = |i: usize| match items.next() {
+                Some(n) => expr(n).map_err(|e| e.in_index(i)),
+                None => Err(FormatError::new("expected two operands")),
+            };
+            Ok([next(0)?, next(1)?])
+        }
+        Node::Array(items) => Err(FormatError::new(format!(
+            "invalid length {}, expected an array of length 2",
+            items.len()
+        ))),
+        other => Err(other.invalid("an array of length 2")),
+    }
+}
+
+pub(crate) fn cast(n: Node) -> R<Cast> {
+    let mut f = fields(n, "struct Cast", &["expr", "type"], true, true)?;
+    Ok(Cast {
+        expr: f.required(0, expr)?,
+        ty: f.required(1, pg_type)?,
+    })
+}
+
+pub(crate) fn func(n: Node) -> R<Func> {
+    let mut f = fields(n, "struct Func", &["name", "args"], true, true)?;
+    Ok(Func {
+        name: f.required(0, string)?,
+        args: f.or_default(1, exprs)?,
+    })
+}
+
+pub(crate) fn extract(n: Node) -> R<Extract> {
+    let mut f = fields(n, "struct Extract", &["field", "from"], true, true)?;
+    Ok(Extract {
+        field: f.required(0, string)?,
+        from: f.required(1, expr)?,
+    })
+}
+
+pub(crate) fn json_get(n: Node) -> R<JsonGet> {
+    let mut f = fields(n, "struct JsonGet", &["expr", "key"], true, true)?;
+    Ok(JsonGet {
+        expr: f.required(0, expr)?,
+        key: f.required(1, string)?,
+    })
+}
+
+pub(crate) fn case(n: Node) -> R<Case> {
+    let mut f = fields(n, "struct Case", &["when", "else"], true, true)?;
+    Ok(Case {
+        when: f.required(0, whens)?,
+        otherwise: f.optional(1, expr)?,
+    })
+}
+
+pub(crate) fn when(n: Node) -> R<When> {
+    let mut f = fields(n, "struct When", &["if", "then"], true, true)?;
+    Ok(When {
+        condition: f.required(0, filter)?,
+        then: f.required(1, expr)?,
+    })
+}
+
+pub(crate) fn agg(n: Node) -> R<Agg> {
+    let mut f = fields(
+        n,
+        "struct Agg",
+        &["func", "arg", "distinct", "separator", "order_by"],
+        true,
+        true,
+    )?;
+    Ok(Agg {
+        func: f.required(0, agg_func)?,
+        arg: f.optional(1, expr)?,
+        distinct: f.or_default(2, boolean)?,
+        separator: f.optional(3, string)?,
+        order_by: f.or_default(4, order_bys)?,
+    })
+}
+
+pub(crate) fn agg_func(n: Node) -> R<AggFunc> {
+    const ALL: [AggFunc; 10] = [
+        AggFunc::Count,
+        AggFunc::Sum,
+        AggFunc::Avg,
+        AggFunc::Min,
+        AggFunc::Max,
+        AggFunc::StringAgg,
+        AggFunc::ArrayAgg,
+        AggFunc::JsonAgg,
+        AggFunc::BoolAnd,
+        AggFunc::BoolOr,
+    ];
+    let names = ALL.map(AggFunc::sql_name);
+    let i = unit_variant(n, &names)?;
+    Ok(ALL.get(i).copied().unwrap_or(AggFunc::Count))
+}
+
+const FILTER_TAGS: &[&str] = &[
+    "eq",
+    "ne",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "is_distinct_from",
+    "is_not_distinct_from",
+    "in",
+    "not_in",
+    "between",
+    "like",
+    "ilike",
+    "not_like",
+    "not_ilike",
+    "is_null",
+    "is_not_null",
+    "json_contains",
+    "json_has_key",
+    "array_contains",
+    "array_overlaps",
+    "text_search",
+    "and",
+    "or",
+    "not",
+    "exists",
+    "not_exists",
+    "has",
+    "expr",
+];
+
+pub(crate) fn filter(n: Node) -> R<Filter> {
+    let (tag, content) = tagged(n, FILTER_TAGS, &[])?;
+    let n = content.unwrap_or(Node::Null);
+    let f = match tag {
+        0 => compare(n).map(Filter::Eq),
+        1 => compare(n).map(Filter::Ne),
+        2 => compare(n).map(Filter::Lt),
+        3 => compare(n).map(Filter::Lte),
+        4 => compare(n).map(Filter::Gt),
+        5 => compare(n).map(Filter::Gte),
+        6 => compare(n).map(Filter::IsDistinctFrom),
+        7 => compare(n).map(Filter::IsNotDistinctFrom),
+        8 => in_list(n).map(Filter::In),
+        9 => in_list(n).map(Filter::NotIn),
+        10 => between(n).map(Filter::Between),
+        11 => pattern(n).map(Filter::Like),
+        12 => pattern(n).map(Filter::Ilike),
+        13 => pattern(n).map(Filter::NotLike),
+        14 => pattern(n).map(Filter::NotIlike),
+        15 => string(n).map(Filter::IsNull),
+        16 => string(n).map(Filter::IsNotNull),
+        17 => column_value(n).map(Filter::JsonContains),
+        18 => column_key(n).map(Filter::JsonHasKey),
+        19 => column_value(n).map(Filter::ArrayContains),
+        20 => column_value(n).map(Filter::ArrayOverlaps),
+        21 => text_search(n).map(Filter::TextSearch),
+        22 => filters(n).map(Filter::And),
+        23 => filters(n).map(Filter::Or),
+        24 => boxed_filter(n).map(Filter::Not),
+        25 => boxed_select(n).map(Filter::Exists),
+        26 => boxed_select(n).map(Filter::NotExists),
+        27 => has(n).map(Box::new).map(Filter::Has),
+        _ => expr(n).map(Filter::Expr),
+    };
+    f.map_err(|e| e.in_key(FILTER_TAGS[tag]))
+}
+
+/// `{"column", "value"}` or `{"left", "right"}`, objects only (serde's
+/// untagged struct variants took no arrays), with no other keys.
+pub(crate) fn compare(n: Node) -> R<Compare> {
+    let Node::Object(pairs) = &n else {
+        return Err(n.invalid(r#"{"column", "value"} or {"left", "right"}"#));
+    };
+    let operands = pairs.iter().any(|(k, _)| k == "left" || k == "right");
+    if operands {
+        let mut f = fields(
+            n,
+            "struct variant Compare::Exprs",
+            &["left", "right"],
+            true,
+            false,
+        )?;
+        Ok(Compare::Exprs {
+            left: f.required(0, expr)?,
+            right: f.required(1, expr)?,
+        })
+    } else {
+        let mut f = fields(
+            n,
+            "struct variant Compare::ColumnValue",
+            &["column", "value"],
+            true,
+            false,
+        )?;
+        Ok(Compare::ColumnValue {
+            column: f.required(0, string)?,
+            value: f.required(1, value)?,
+        })
+    }
+}
+
+pub(crate) fn in_list(n: Node) -> R<InList> {
+    let mut f = fields(
+        n,
+        "struct InList",
+        &["column", "values", "subquery"],
+        true,
+        true,
+    )?;
+    Ok(InList {
+        column: f.required(0, string)?,
+        values: f.optional(1, values)?,
+        subquery: f.optional(2, boxed_select)?,
+    })
+}
+
+pub(crate) fn between(n: Node) -> R<Between> {
+    let mut f = fields(n, "struct Between", &["column", "low", "high"], true, true)?;
+    Ok(Between {
+        column: f.required(0, string)?,
+        low: f.required(1, value)?,
+        high: f.required(2, value)?,
+    })
+}
+
+pub(crate) fn pattern(n: Node) -> R<Pattern> {
+    let mut f = fields(n, "struct Pattern", &["column", "pattern"], true, true)?;
+    Ok(Pattern {
+        column: f.required(0, string)?,
+        pattern: f.required(1, string)?,
+    })
+}
+
+pub(crate) fn column_value(n: Node) -> R<ColumnValue> {
+    let mut f = fields(n, "struct ColumnValue", &["column", "value"], true, true)?;
+    Ok(ColumnValue {
+        column: f.required(0, string)?,
+        value: f.required(1, value)?,
+    })
+}
+
+pub(crate) fn column_key(n: Node) -> R<ColumnKey> {
+    let mut f = fields(n, "struct ColumnKey", &["column", "key"], true, true)?;
+    Ok(ColumnKey {
+        column: f.required(0, string)?,
+        key: f.required(1, string)?,
+    })
+}
+
+pub(crate) fn text_search(n: Node) -> R<TextSearch> {
+    let mut f = fields(
+        n,
+        "struct TextSearch",
+        &["column", "query", "config"],
+        true,
+        true,
+    )?;
+    Ok(TextSearch {
+        column: f.required(0, string)?,
+        query: f.required(1, string)?,
+        config: f.optional(2, string)?,
+    })
+}
+
+pub(crate) fn has(n: Node) -> R<Has> {
+    let mut f = fields(n, "struct Has", &["relation", "where"], true, true)?;
+    Ok(Has {
+        relation: f.required(0, string)?,
+        filter: f.optional(1, filter)?,
+    })
+}
+
+const SELECT_FIELDS: &[&str] = &[
+    "ctes",
+    "distinct",
+    "distinct_on",
+    "from",
+    "as",
+    "columns",
+    "defer",
+    "joins",
+    "where",
+    "group_by",
+    "having",
+    "order_by",
+    "after",
+    "limit",
+    "offset",
+    "lock",
+    "with",
+];
+
+pub(crate) fn select(n: Node) -> R<Select> {
+    let mut f = fields(n, "struct Select", SELECT_FIELDS, true, true)?;
+    Ok(Select {
+        ctes: f.or_default(0, ctes)?,
+        distinct: f.or_default(1, boolean)?,
+        distinct_on: f.or_default(2, exprs)?,
+        from: f.required(3, string)?,
+        alias: f.optional(4, string)?,
+        columns: f.required(5, all_or_list)?,
+        defer: f.or_default(6, strings)?,
+        joins: f.or_default(7, joins)?,
+        filter: f.optional(8, filter)?,
+        group_by: f.or_default(9, exprs)?,
+        having: f.optional(10, filter)?,
+        order_by: f.or_default(11, order_bys)?,
+        after: f.optional(12, values)?,
+        limit: f.optional(13, u64_)?,
+        offset: f.optional(14, u64_)?,
+        lock: f.optional(15, lock)?,
+        with: f.or_default(16, includes)?,
+    })
+}
+
+/// `"*"` (every column: `None`) or a list of select items.
+fn all_or_list(n: Node) -> R<Option<Vec<SelectItem>>> {
+    match n {
+        Node::String(s) if s == "*" => Ok(None),
+        // The derive read `"*"` as a unit variant, which may also be written `{"*": null}`.
+        Node::Object(pairs)
+            if pairs.len() == 1
+                && pairs
+                    .first()
+                    .is_some_and(|(k, v)| k == "*" && *v == Node::Null) =>
+        {
+            Ok(None)
+        }
+        Node::Array(_) => list(n, select_item).map(Some),
+        other => Err(other.invalid(r#""*" or a list of columns"#)),
+    }
+}
+
+/// A column name, or `{"expr", "as"}` (other keys ignored, no array form:
+/// the derive's untagged enum did the same).
+pub(crate) fn select_item(n: Node) -> R<SelectItem> {
+    match n {
+        Node::String(s) => Ok(SelectItem::Column(s)),
+        Node::Object(_) => {
+            let mut f = fields(
+                n,
+                "struct variant SelectItem::Expr",
+                &["expr", "as"],
+                false,
+                false,
+            )?;
+            Ok(SelectItem::Expr {
+                expr: f.required(0, expr)?,
+                alias: f.required(1, string)?,
+            })
+        }
+        other => Err(other.invalid(r#"a column name or {"expr", "as"}"#)),
+    }
+}
+
+pub(crate) fn join(n: Node) -> R<Join> {
+    let mut f = fields(
+        n,
+        "struct Join",
+        &["relation", "table", "as", "kind", "on"],
+        true,
+        true,
+    )?;
+    Ok(Join {
+        relation: f.optional(0, string)?,
+        table: f.optional(1, string)?,
+        alias: f.optional(2, string)?,
+        kind: f.or_default(3, join_kind)?,
+        on: f.optional(4, filter)?,
+    })
+}
+
+pub(crate) fn join_kind(n: Node) -> R<JoinKind> {
+    Ok(match unit_variant(n, &["inner", "left"])? {
+        0 => JoinKind::Inner,
+        _ => JoinKind::Left,
+    })
+}
+
+pub(crate) fn order_by(n: Node) -> R<OrderBy> {
+    let mut f = fields(
+        n,
+        "struct OrderBy",
+        &["column", "expr", "direction", "nulls"],
+        true,
+        true,
+    )?;
+    Ok(OrderBy {
+        column: f.optional(0, string)?,
+        expr: f.optional(1, expr)?,
+        direction: f.or_default(2, direction)?,
+        nulls: f.optional(3, nulls)?,
+    })
+}
+
+pub(crate) fn direction(n: Node) -> R<Direction> {
+    Ok(match unit_variant(n, &["asc", "desc"])? {
+        0 => Direction::Asc,
+        _ => Direction::Desc,
+    })
+}
+
+pub(crate) fn nulls(n: Node) -> R<Nulls> {
+    Ok(match unit_variant(n, &["first", "last"])? {
+        0 => Nulls::First,
+        _ => Nulls::Last,
+    })
+}
+
+pub(crate) fn lock(n: Node) -> R<Lock> {
+    let mut f = fields(n, "struct Lock", &["strength", "of", "wait"], true, true)?;
+    Ok(Lock {
+        strength: f.required(0, lock_strength)?,
+        of: f.or_default(1, strings)?,
+        wait: f.optional(2, lock_wait)?,
+    })
+}
+
+pub(crate) fn lock_strength(n: Node) -> R<LockStrength> {
+    const ALL: [LockStrength; 4] = [
+        LockStrength::Update,
+        LockStrength::NoKeyUpdate,
+        LockStrength::Share,
+        LockStrength::KeyShare,
+    ];
+    let i = unit_variant(n, &["update", "no_key_update", "share", "key_share"])?;
+    Ok(ALL.get(i).copied().unwrap_or(LockStrength::Update))
+}
+
+pub(crate) fn lock_wait(n: Node) -> R<LockWait> {
+    Ok(match unit_variant(n, &["nowait", "skip_locked"])? {
+        0 => LockWait::Nowait,
+        _ => LockWait::SkipLocked,
+    })
+}
+
+pub(crate) fn cte(n: Node) -> R<Cte> {
+    let mut f = fields(n, "struct Cte", &["name", "recursive", "query"], true, true)?;
+    Ok(Cte {
+        name: f.required(0, string)?,
+        recursive: f.or_default(1, boolean)?,
+        query: f.required(2, boxed_query_body)?,
+    })
+}
+
+pub(crate) fn set_query(n: Node) -> R<SetQuery> {
+    let mut f = fields(
+        n,
+        "struct SetQuery",
+        &["op", "queries", "order_by", "limit", "offset"],
+        true,
+        true,
+    )?;
+    Ok(SetQuery {
+        op: f.required(0, set_op)?,
+        queries: f.required(1, selects)?,
+        order_by: f.or_default(2, order_bys)?,
+        limit: f.optional(3, u64_)?,
+        offset: f.optional(4, u64_)?,
+    })
+}
+
+pub(crate) fn set_op(n: Node) -> R<SetOp> {
+    const ALL: [SetOp; 6] = [
+        SetOp::Union,
+        SetOp::UnionAll,
+        SetOp::Intersect,
+        SetOp::IntersectAll,
+        SetOp::Except,
+        SetOp::ExceptAll,
+    ];
+    let i = unit_variant(
+        n,
+        &[
+            "union",
+            "union_all",
+            "intersect",
+            "intersect_all",
+            "except",
+            "except_all",
+        ],
+    )?;
+    Ok(ALL.get(i).copied().unwrap_or(SetOp::Union))
+}
+
+pub(crate) fn include(n: Node) -> R<Include> {
+    let mut f = fields(
+        n,
+        "struct Include",
+        &["relation", "columns", "where", "order_by", "with"],
+        true,
+        true,
+    )?;
+    Ok(Include {
+        relation: f.required(0, string)?,
+        columns: f.optional(1, strings)?,
+        filter: f.optional(2, filter)?,
+        order_by: f.or_default(3, order_bys)?,
+        with: f.or_default(4, includes)?,
+    })
+}
+
+const INSERT_SOURCES: &[&str] = &["rows", "select"];
+
+/// An object only, like any struct with a flattened field: `into`,
+/// `on_conflict`, `returning` and the first of `rows`/`select`; any other
+/// key, a second source included, is an error.
+pub(crate) fn insert(n: Node) -> R<Insert> {
+    let Node::Object(pairs) = n else {
+        return Err(n.invalid("struct Insert"));
+    };
+    let mut known: [Option<Node>; 3] = [None, None, None];
+    let mut source = None;
+    for (key, value) in pairs {
+        match ["into", "on_conflict", "returning"]
+            .iter()
+            .position(|k| *k == key)
+        {
+            Some(i) if known[i].is_some() => {
+                return Err(FormatError::new(format!("duplicate field `{key}`")))
+            }
+            Some(i) => known[i] = Some(value),
+            None => match INSERT_SOURCES.iter().position(|k| *k == key) {
+                Some(i) if source.is_none() => source = Some((i, value)),
+                _ => return Err(FormatError::new(format!("unknown field `{key}`"))),
+            },
+        }
+    }
+    let [into, on_conflict, returning] = known;
+    let into = match into {
+        Some(n) => string(n).map_err(|e| e.in_key("into"))?,
+        None => return Err(FormatError::new("missing field `into`")),
+    };
+    let Some((tag, content)) = source else {
+        return Err(FormatError::new(
+            "missing the rows to insert: `rows` or `select`",
+        ));
+    };
+    let source = insert_source_variant(tag, content).map_err(|e| e.in_key(INSERT_SOURCES[tag]))?;
+    let on_conflict = match on_conflict {
+        None | Some(Node::Null) => None,
+        Some(n) => Some(self::on_conflict(n).map_err(|e| e.in_key("on_conflict"))?),
+    };
+    let returning = match returning {
+        None => Vec::new(),
+        Some(n) => list(n, select_item).map_err(|e| e.in_key("returning"))?,
+    };
+    Ok(Insert {
+        into,
+        source,
+        on_conflict,
+        returning,
+    })
+}
+
+fn insert_source_variant(tag: usize, n: Node) -> R<InsertSource> {
+    match tag {
+        0 => list(n, row).map(InsertSource::Rows),
+        _ => insert_select(n).map(InsertSource::Select),
+    }
+}
+
+pub(crate) fn insert_source(n: Node) -> R<InsertSource> {
+    let (tag, content) = tagged(n, INSERT_SOURCES, &[])?;
+    insert_source_variant(tag, content.unwrap_or(Node::Null))
+        .map_err(|e| e.in_key(INSERT_SOURCES[tag]))
+}
+
+pub(crate) fn insert_select(n: Node) -> R<InsertSelect> {
+    let mut f = fields(n, "struct InsertSelect", &["columns", "query"], true, true)?;
+    Ok(InsertSelect {
+        columns: f.required(0, strings)?,
+        query: f.required(1, boxed_select)?,
+    })
+}
+
+pub(crate) fn on_conflict(n: Node) -> R<OnConflict> {
+    let mut f = fields(
+        n,
+        "struct OnConflict",
+        &["columns", "constraint", "do"],
+        true,
+        true,
+    )?;
+    Ok(OnConflict {
+        columns: f.or_default(0, strings)?,
+        constraint: f.optional(1, string)?,
+        action: f.required(2, conflict_action)?,
+    })
+}
+
+pub(crate) fn conflict_action(n: Node) -> R<ConflictAction> {
+    const TAGS: &[&str] = &["nothing", "update"];
+    let (tag, content) = tagged(n, TAGS, &["nothing"])?;
+    match (tag, content) {
+        (0, None | Some(Node::Null)) => Ok(ConflictAction::Nothing),
+        (0, Some(other)) => Err(other.invalid("unit").in_key("nothing")),
+        (_, content) => {
+            let n = content.unwrap_or(Node::Null);
+            // Unknown keys pass, as they did for this struct variant.
+            let mut f = fields(
+                n,
+                "struct variant ConflictAction::Update",
+                &["set", "where"],
+                false,
+                true,
+            )
+            .map_err(|e| e.in_key("update"))?;
+            let set = f.required(0, assignments).map_err(|e| e.in_key("update"))?;
+            let filter = f.optional(1, filter).map_err(|e| e.in_key("update"))?;
+            Ok(ConflictAction::Update { set, filter })
+        }
+    }
+}
+
+pub(crate) fn update(n: Node) -> R<Update> {
+    let mut f = fields(
+        n,
+        "struct Update",
+        &["table", "set", "where", "all_rows", "returning"],
+        true,
+        true,
+    )?;
+    Ok(Update {
+        table: f.required(0, string)?,
+        set: f.required(1, assignments)?,
+        filter: f.optional(2, filter)?,
+        all_rows: f.or_default(3, boolean)?,
+        returning: f.or_default(4, select_items)?,
+    })
+}
+
+pub(crate) fn delete(n: Node) -> R<Delete> {
+    let mut f = fields(
+        n,
+        "struct Delete",
+        &["from", "where", "all_rows", "returning"],
+        true,
+        true,
+    )?;
+    Ok(Delete {
+        from: f.required(0, string)?,
+        filter: f.optional(1, filter)?,
+        all_rows: f.or_default(2, boolean)?,
+        returning: f.or_default(3, select_items)?,
+    })
+}
+
+impl Query {
+    /// Reads a definition from an already parsed JSON value. A value has no
+    /// key order or repeated keys, so this is the same as parsing its text.
+    pub fn from_json_value(value: &Value) -> Result<Query, FormatError> {
+        query(Node::from_value(value))
+    }
+}
+
+/// Each public AST type deserializes by parsing a [`Node`] and converting
+/// it, so serde instantiates one visitor per deserializer instead of one per
+/// type and enum form.
+macro_rules! deserialize_via_node {
+    ($($ty:ty => $convert:path),* $(,)?) => {$(
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $convert(Node::deserialize(d)?).map_err(de::Error::custom)
+            }
+        }
+    )*};
+}
+
+deserialize_via_node! {
+    Query => query,
+    QueryBody => query_body,
+    RowShape => row_shape,
+    Raw => raw,
+    RawParam => raw_param,
+    Expr => expr,
+    Cast => cast,
+    Func => func,
+    Extract => extract,
+    JsonGet => json_get,
+    Case => case,
+    When => when,
+    Agg => agg,
+    AggFunc => agg_func,
+    Filter => filter,
+    Compare => compare,
+    InList => in_list,
+    Between => between,
+    Pattern => pattern,
+    ColumnValue => column_value,
+    ColumnKey => column_key,
+    TextSearch => text_search,
+    Has => has,
+    Select => select,
+    SelectItem => select_item,
+    Join => join,
+    JoinKind => join_kind,
+    OrderBy => order_by,
+    Direction => direction,
+    Nulls => nulls,
+    Lock => lock,
+    LockStrength => lock_strength,
+    LockWait => lock_wait,
+    Cte => cte,
+    SetQuery => set_query,
+    SetOp => set_op,
+    Include => include,
+    Insert => insert,
+    InsertSource => insert_source,
+    InsertSelect => insert_select,
+    OnConflict => on_conflict,
+    ConflictAction => conflict_action,
+    Update => update,
+    Delete => delete,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn error(json: &str) -> String {
+        match Query::from_json(json) {
+            Ok(q) => panic!("accepted: {q:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn wrong_types_name_the_expected_type_and_the_path() {
+        assert_eq!(
+            error(r#"{"version":1,"select":{"from":"t","columns":"*","limit":1.5}}"#),
+            "invalid type: floating point `1.5`, expected u64 at select.limit"
+        );
+        assert_eq!(
+            error(r#"{"version":-1,"select":{"from":"t","columns":"*"}}"#),
+            "invalid value: integer `-1`, expected u32 at version"
+        );
+        assert_eq!(
+            error(
+                r#"{"version":1,"select":{"from":"t","columns":"*","where":{"and":[{"is_null":"a"},{"is_null":2}]}}}"#
+            ),
+            "invalid type: integer `2`, expected a string at select.where.and[1].is_null"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"select":{"from":"t","columns":[1]}}"#),
+            r#"invalid type: integer `1`, expected a column name or {"expr", "as"} at select.columns[0]"#
+        );
+        assert_eq!(
+            error(r#"{"version":1,"select":{"from":"t","columns":"a"}}"#),
+            r#"invalid type: string "a", expected "*" or a list of columns at select.columns"#
+        );
+        assert_eq!(
+            error(r#"{"version":1,"select":{"from":"t","columns":"*","where":{"eq":["a",1]}}}"#),
+            r#"invalid type: sequence, expected {"column", "value"} or {"left", "right"} at select.where.eq"#
+        );
+        assert_eq!(
+            error(r#"{"version":1,"raw":{"sql":"select $1","params":[{"value":1,"type":" "}]}}"#),
+            "a type name cannot be empty at raw.params[0].type"
+        );
+    }
+
+    #[test]
+    fn unknown_tags_and_fields_list_what_is_allowed() {
+        assert_eq!(
+            error(
+                r#"{"version":1,"select":{"from":"t","columns":"*","order_by":[{"column":"a","direction":"up"}]}}"#
+            ),
+            "unknown variant `up`, expected `asc` or `desc` at select.order_by[0].direction"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"select":{"from":"t","columns":"*","where":{"equals":{"column":"a","value":1}}}}"#)
+                .split(", expected")
+                .next(),
+            Some("unknown variant `equals`")
+        );
+        assert_eq!(
+            error(r#"{"version":1,"update":{"table":"t","set":{},"al_rows":true}}"#),
+            "unknown field `al_rows`, expected one of `table`, `set`, `where`, `all_rows`, `returning` at update"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"insert":{"into":"t","rows":[],"zz":1}}"#),
+            "unknown field `zz` at insert"
+        );
+        assert_eq!(
+            error(
+                r#"{"version":1,"select":{"from":"t","columns":"*","where":{"is_null":"a","eq":{"column":"a","value":1}}}}"#
+            ),
+            "invalid value: map, expected map with a single key at select.where"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"select":{"from":"t","columns":"*","where":"and"}}"#),
+            r#"`and` needs a value: {"and": ...} at select.where.and"#
+        );
+        assert_eq!(
+            error(r#"{"version":1,"insert":{"into":"t","rows":[],"on_conflict":{"do":"nothin"}}}"#),
+            "unknown variant `nothin`, expected `nothing` or `update` at insert.on_conflict.do"
+        );
+    }
+
+    #[test]
+    fn missing_and_repeated_fields() {
+        assert_eq!(
+            error(r#"{"select":{"from":"t","columns":"*"}}"#),
+            "missing field `version`"
+        );
+        assert_eq!(
+            error(r#"{"version":1}"#),
+            "missing the query body: one of `select`, `set_op`, `insert`, `update`, `delete`, `raw`"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"insert":{"into":"t"}}"#),
+            "missing the rows to insert: `rows` or `select` at insert"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"select":{"from":"t","from":"u","columns":"*"}}"#),
+            "duplicate field `from` at select"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"delete":[]}"#),
+            "invalid length 0, expected struct Delete with 4 elements at delete"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"delete":["t",null,true,[],1]}"#),
+            "invalid length 5, expected 4 elements in sequence at delete"
+        );
+        assert_eq!(
+            error(
+                r#"{"version":1,"select":{"from":"t","columns":[{"expr":{"add":[{"column":"a"}]},"as":"n"}]}}"#
+            ),
+            "invalid length 1, expected an array of length 2 at select.columns[0].expr.add"
+        );
+    }
+
+    #[test]
+    fn quirks_of_the_derived_form_are_kept() {
+        // The first body key is the query; keys beside it are ignored.
+        let q = Query::from_json(
+            r#"{"version":1,"delete":{"from":"t","all_rows":true},"select":{"from":"t","columns":"*"},"note":1}"#,
+        )
+        .unwrap();
+        assert!(matches!(q.body, QueryBody::Delete(_)));
+        // A struct may be written as an array of its fields in order.
+        let q = Query::from_json(r#"{"version":1,"delete":["t",null,true]}"#).unwrap();
+        let QueryBody::Delete(d) = q.body else {
+            panic!("not a delete")
+        };
+        assert!(d.all_rows);
+        // A map keeps the last of repeated keys; a struct refuses them.
+        let q = Query::from_json(
+            r#"{"version":1,"update":{"table":"t","set":{"a":{"value":1},"a":{"value":2}},"all_rows":true}}"#,
+        )
+        .unwrap();
+        let QueryBody::Update(u) = q.body else {
+            panic!("not an update")
+        };
+        assert_eq!(u.set.get("a"), Some(&Expr::Value(json!(2))));
+        // Unit variants may be written as a map with a null value.
+        let q = Query::from_json(
+            r#"{"version":1,"select":{"from":"t","columns":{"*":null},"order_by":[{"column":"a","direction":{"desc":null}}]}}"#,
+        )
+        .unwrap();
+        let QueryBody::Select(s) = q.body else {
+            panic!("not a select")
+        };
+        assert_eq!(s.columns, None);
+        assert_eq!(s.order_by[0].direction, Direction::Desc);
+    }
+
+    #[test]
+    fn a_value_and_its_text_read_the_same() {
+        let v = json!({"version": 1, "select": {"from": "t", "columns": ["a", {"expr": {"neg": {"column": "b"}}, "as": "nb"}],
+            "where": {"in": {"column": "a", "values": [1, 2]}}}, "row_shape": "values"});
+        let from_value = Query::from_json_value(&v).unwrap();
+        assert_eq!(from_value, Query::from_json(&v.to_string()).unwrap());
+        assert_eq!(from_value, serde_json::from_value::<Query>(v).unwrap());
+        let err =
+            Query::from_json_value(&json!({"version": 1, "select": {"from": 1}})).unwrap_err();
+        assert_eq!(err.path, "select.from");
+        assert_eq!(err.message, "invalid type: integer `1`, expected a string");
+    }
+
+    #[test]
+    fn sub_types_deserialize_on_their_own() {
+        let f: Filter =
+            serde_json::from_str(r#"{"eq":{"left":{"column":"a"},"right":{"value":1}}}"#).unwrap();
+        assert!(matches!(f, Filter::Eq(Compare::Exprs { .. })));
+        let e = serde_json::from_str::<Expr>(r#"{"nope":1}"#).unwrap_err();
+        assert!(e.to_string().starts_with("unknown variant `nope`"), "{e}");
+    }
+}
