@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use diesel::{BelongingToDsl, ExpressionMethods, GroupedBy, QueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use keel_native::orm::{FromRow, Loaded, Row};
+use keel_native::orm::{FromRow, Loaded, OrmError};
 use keel_native::query::expr::Expr;
 use keel_native::query::select::{Include, JoinKind};
 use keel_native::query::typed::Model;
+use keel_native::types::column_types;
 use keel_native::{Db, NativeDriver, Query, Schema};
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectOptions, Database, DatabaseConnection, EntityTrait,
@@ -220,22 +221,17 @@ async fn keel_op(db: &Db<NativeDriver>, op: Op, check: bool) -> BenchResult<Chec
             finish(users, check, |u| users_checksum(u))
         }
         Op::Medium => {
-            let rows = db.fetch(&keel_medium_query()).await?;
-            let pairs = rows
-                .rows
-                .iter()
-                .map(|values| {
-                    UserPostRow::from_row(&Row {
-                        columns: &rows.columns,
-                        values,
-                    })
-                    .map(UserPostRow::split)
-                    .map_err(|source| keel_native::orm::OrmError::Row {
-                        model: "users",
-                        source,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let statement = db.compile(&keel_medium_query())?;
+            let raw = db.fetch_raw(&statement).await?;
+            let types = column_types(&raw).map_err(keel_native::Error::from)?;
+            let pairs: Vec<_> = UserPostRow::from_raw(&raw, &types)
+                .map_err(|source| OrmError::Row {
+                    model: User::TABLE,
+                    source,
+                })?
+                .into_iter()
+                .map(UserPostRow::split)
+                .collect();
             finish(pairs, check, |p| pairs_checksum(p))
         }
         Op::Insert(n) => {
@@ -254,55 +250,21 @@ async fn keel_op(db: &Db<NativeDriver>, op: Op, check: bool) -> BenchResult<Chec
     })
 }
 
-/// `Vec<(User, Vec<(Post, Vec<Comment>)>)>` from the eager-loading result.
-/// `Loaded::related` reads one level below the root, so the comments (the
-/// second level) are decoded from the plan's rows and grouped by key.
+/// `Vec<(User, Vec<(Post, Vec<Comment>)>)>` from the eager-loading result,
+/// one typed level at a time.
 fn keel_tree(loaded: Loaded<User>) -> BenchResult<Tree> {
-    let posts_level = loaded
-        .plan()
-        .loads
-        .iter()
-        .find(|l| l.relation == "posts")
-        .ok_or_else(|| BenchError::Setup("keel plan has no posts level".into()))?;
-    let comment_rows = &posts_level
-        .rows
-        .loads
-        .iter()
-        .find(|l| l.relation == "comments")
-        .ok_or_else(|| BenchError::Setup("keel plan has no comments level".into()))?
-        .rows
-        .rows;
-    let mut comments: HashMap<i32, Vec<Comment>> = HashMap::new();
-    for values in &comment_rows.rows {
-        let comment = Comment::from_row(&Row {
-            columns: &comment_rows.columns,
-            values,
-        })
-        .map_err(|source| keel_native::orm::OrmError::Row {
-            model: Comment::TABLE,
-            source,
-        })?;
-        comments.entry(comment.post_id).or_default().push(comment);
+    let posts = loaded.children::<Post>("posts")?;
+    let mut tree = Vec::with_capacity(posts.len());
+    for (user, posts) in loaded.models.into_iter().zip(posts) {
+        let comments = posts.children::<Comment>("comments")?;
+        let posts = posts
+            .models
+            .into_iter()
+            .zip(comments.into_iter().map(|c| c.models))
+            .collect();
+        tree.push((user, posts));
     }
-    let mut posts = Vec::with_capacity(loaded.models.len());
-    for index in 0..loaded.models.len() {
-        posts.push(loaded.related::<Post>(index, "posts")?);
-    }
-    Ok(loaded
-        .models
-        .into_iter()
-        .zip(posts)
-        .map(|(user, posts)| {
-            let posts = posts
-                .into_iter()
-                .map(|post| {
-                    let of_post = comments.remove(&post.id).unwrap_or_default();
-                    (post, of_post)
-                })
-                .collect();
-            (user, posts)
-        })
-        .collect())
+    Ok(tree)
 }
 
 fn tp_user(row: &tokio_postgres::Row) -> Result<User, tokio_postgres::Error> {
@@ -757,13 +719,13 @@ pub async fn run_workload(
             "time per query: SELECT id, name, hair_color FROM users ({rows} rows) loaded into structs; one connection each"
         ),
         Op::Medium => format!(
-            "time per query: users LEFT JOIN posts WHERE hair_color = 'black' as (User, Option<Post>) ({rows} rows); keel: typed builder with a relation join into a flat #[derive(FromRow)] struct via Db::fetch, split into (User, Option<Post>)"
+            "time per query: users LEFT JOIN posts WHERE hair_color = 'black' as (User, Option<Post>) ({rows} rows); keel: typed builder with a LEFT JOIN through the posts relation, run with Db::compile + Db::fetch_raw into a flat #[derive(FromRow)] struct (FromRow::from_raw), split into (User, Option<Post>)"
         ),
         Op::Insert(_) => format!(
             "time per statement: one multi-row INSERT of {n} users; keel uses insert_many, which also returns the new keys; table truncated after each sample"
         ),
         Op::Associations => format!(
-            "time per load: 100 users x 10 posts x 10 comments into Vec<(User, Vec<(Post, Vec<Comment>)>)>, three select-in queries ({rows} values checked); keel: with(..).all_loaded(), posts via Loaded::related, comments decoded from the plan rows"
+            "time per load: 100 users x 10 posts x 10 comments into Vec<(User, Vec<(Post, Vec<Comment>)>)>, three select-in queries ({rows} values checked); keel: find::<User>().with(posts.with(comments)).all_loaded(), grouped with Loaded::children"
         ),
     };
     let (warmup, budget) = settings.sample_budget();
