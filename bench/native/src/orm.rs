@@ -68,7 +68,7 @@ pub enum Conn {
     TokioPostgres(Box<HandWritten>),
     Sqlx(PgConnection),
     SeaOrm(DatabaseConnection),
-    Diesel(AsyncPgConnection),
+    Diesel(Box<AsyncPgConnection>),
 }
 
 pub struct Contender {
@@ -103,7 +103,7 @@ pub async fn connect(name: &'static str, url: &str, schema: &Schema) -> BenchRes
                 .sqlx_logging(false);
             Conn::SeaOrm(Database::connect(options).await?)
         }
-        "diesel-async" => Conn::Diesel(AsyncPgConnection::establish(url).await?),
+        "diesel-async" => Conn::Diesel(Box::new(AsyncPgConnection::establish(url).await?)),
         other => return Err(BenchError::Setup(format!("unknown contender {other}"))),
     };
     Ok(Contender { name, conn })
