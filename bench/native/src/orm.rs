@@ -22,7 +22,7 @@ use tokio_postgres::types::ToSql;
 use crate::checksum::Checksum;
 use crate::error::{BenchError, BenchResult};
 use crate::models::{self, sea, Comment, NewUser, Post, User, UserPostRow};
-use crate::report::{Better, Target, Workload};
+use crate::report::{median, Better, Target, Workload};
 use crate::Settings;
 
 pub type Tree = Vec<(User, Vec<(Post, Vec<Comment>)>)>;
@@ -617,20 +617,23 @@ async fn inserted_and_reset(setup: &tokio_postgres::Client) -> BenchResult<Check
 }
 
 /// Runs `op` until `budget` is spent (at least `min_iterations` times) and
-/// returns the time per operation in µs.
+/// returns the median time of one operation in µs. The median, not the
+/// mean: on a machine shared with builds, a few iterations that lost the CPU
+/// would otherwise decide the sample.
 async fn time_op(
     contender: &mut Contender,
     op: Op,
     budget: Duration,
-    min_iterations: u32,
+    min_iterations: usize,
 ) -> BenchResult<f64> {
     let started = Instant::now();
-    let mut iterations = 0u32;
-    while iterations < min_iterations || started.elapsed() < budget {
+    let mut times = Vec::with_capacity(1024);
+    while times.len() < min_iterations || started.elapsed() < budget {
+        let t = Instant::now();
         contender.run(op, false).await?;
-        iterations += 1;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations))
+    median(&times).ok_or_else(|| BenchError::Setup(format!("{}: no timings", contender.name)))
 }
 
 pub struct Plan {
@@ -716,16 +719,16 @@ pub async fn run_workload(
         .against("tokio-postgres", Target::MaxRatio(1.0));
     workload.note = match op {
         Op::Trivial => format!(
-            "time per query: SELECT id, name, hair_color FROM users ({rows} rows) loaded into structs; one connection each"
+            "median time of one query in a 250 ms run: SELECT id, name, hair_color FROM users ({rows} rows) loaded into structs; one connection each"
         ),
         Op::Medium => format!(
-            "time per query: users LEFT JOIN posts WHERE hair_color = 'black' as (User, Option<Post>) ({rows} rows); keel: typed builder with a LEFT JOIN through the posts relation, run with Db::compile + Db::fetch_raw into a flat #[derive(FromRow)] struct (FromRow::from_raw), split into (User, Option<Post>)"
+            "median time of one query in a 250 ms run: users LEFT JOIN posts WHERE hair_color = 'black' as (User, Option<Post>) ({rows} rows); keel: typed builder with a LEFT JOIN through the posts relation, run with Db::compile + Db::fetch_raw into a flat #[derive(FromRow)] struct (FromRow::from_raw), split into (User, Option<Post>)"
         ),
         Op::Insert(_) => format!(
-            "time per statement: one multi-row INSERT of {n} users; keel uses insert_many, which also returns the new keys; table truncated after each sample"
+            "median time of one statement in a 250 ms run: one multi-row INSERT of {n} users; keel uses insert_many, which also returns the new keys; table truncated after each sample"
         ),
         Op::Associations => format!(
-            "time per load: 100 users x 10 posts x 10 comments into Vec<(User, Vec<(Post, Vec<Comment>)>)>, three select-in queries ({rows} values checked); keel: find::<User>().with(posts.with(comments)).all_loaded(), grouped with Loaded::children"
+            "median time of one load in a 250 ms run: 100 users x 10 posts x 10 comments into Vec<(User, Vec<(Post, Vec<Comment>)>)>, three select-in queries ({rows} values checked); keel: find::<User>().with(posts.with(comments)).all_loaded(), grouped with Loaded::children"
         ),
     };
     let (warmup, budget) = settings.sample_budget();
