@@ -252,7 +252,7 @@ async fn keel_op(db: &Db<NativeDriver>, op: Op, check: bool) -> BenchResult<Chec
 
 /// `Vec<(User, Vec<(Post, Vec<Comment>)>)>` from the eager-loading result,
 /// one typed level at a time.
-fn keel_tree(loaded: Loaded<User>) -> BenchResult<Tree> {
+pub fn keel_tree(loaded: Loaded<User>) -> BenchResult<Tree> {
     let posts = loaded.children::<Post>("posts")?;
     let mut tree = Vec::with_capacity(posts.len());
     for (user, posts) in loaded.models.into_iter().zip(posts) {
@@ -402,7 +402,7 @@ async fn tokio_postgres_op(hand: &mut HandWritten, op: Op, check: bool) -> Bench
 
 /// The grouping every hand-written contender (tokio-postgres, sqlx) does
 /// after its three select-in queries.
-fn nest(users: Vec<User>, posts: Vec<Post>, comments: Vec<Comment>) -> Tree {
+pub fn nest(users: Vec<User>, posts: Vec<Post>, comments: Vec<Comment>) -> Tree {
     let posts = group_by_key(posts, comments, |p| p.id, |c| c.post_id);
     group_by_key(users, posts, |u| u.id, |(p, _)| p.user_id)
 }
@@ -563,7 +563,7 @@ async fn diesel_op(conn: &mut AsyncPgConnection, op: Op, check: bool) -> BenchRe
 
 /// Fills the tables for `op` through a separate connection, outside any
 /// timing: N users for the queries, 100 × 10 × 10 for the associations.
-async fn prepare_data(setup: &tokio_postgres::Client, op: Op, n: usize) -> BenchResult<()> {
+pub async fn prepare_data(setup: &tokio_postgres::Client, op: Op, n: usize) -> BenchResult<()> {
     setup
         .batch_execute("TRUNCATE users, posts, comments RESTART IDENTITY")
         .await?;
