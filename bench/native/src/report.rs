@@ -1,0 +1,163 @@
+//! The results file: the JSON contract shared with the JS suite and the
+//! report writer (see README.md).
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub suite: &'static str,
+    pub started_at: String,
+    pub command: String,
+    pub versions: BTreeMap<String, String>,
+    pub repeats: usize,
+    pub workloads: Vec<Workload>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub enum Target {
+    #[serde(rename = "max_ratio")]
+    MaxRatio(f64),
+    #[serde(rename = "min_ratio")]
+    MinRatio(f64),
+}
+
+#[derive(Debug, Serialize)]
+pub struct Workload {
+    pub group: &'static str,
+    pub name: String,
+    pub param: String,
+    pub unit: &'static str,
+    pub better: Better,
+    pub baseline: Option<&'static str>,
+    pub target: Option<Target>,
+    pub medians: BTreeMap<String, f64>,
+    pub samples: BTreeMap<String, Vec<f64>>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+impl Workload {
+    pub fn new(
+        group: &'static str,
+        name: &str,
+        param: String,
+        unit: &'static str,
+        better: Better,
+    ) -> Self {
+        Workload {
+            group,
+            name: name.to_owned(),
+            param,
+            unit,
+            better,
+            baseline: None,
+            target: None,
+            medians: BTreeMap::new(),
+            samples: BTreeMap::new(),
+            note: String::new(),
+        }
+    }
+
+    pub fn against(mut self, baseline: &'static str, target: Target) -> Self {
+        self.baseline = Some(baseline);
+        self.target = Some(target);
+        self
+    }
+
+    pub fn sample(&mut self, contender: &str, value: f64) {
+        // Three decimals are below any unit's noise here.
+        let value = (value * 1000.0).round() / 1000.0;
+        self.samples
+            .entry(contender.to_owned())
+            .or_default()
+            .push(value);
+    }
+
+    /// Fills `medians` from `samples`; call once all repeats are in.
+    pub fn finish(mut self) -> Self {
+        self.medians = self
+            .samples
+            .iter()
+            .filter_map(|(name, values)| median(values).map(|m| (name.clone(), m)))
+            .collect();
+        self
+    }
+
+    /// One line for the console while the suite runs.
+    pub fn summary(&self) -> String {
+        let mut line = format!("{} / {} {}:", self.group, self.name, self.param);
+        for (name, value) in &self.medians {
+            line.push_str(&format!("  {name} {value:.2} {}", self.unit));
+        }
+        line
+    }
+}
+
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    })
+}
+
+/// The current time as `YYYY-MM-DDTHH:MM:SSZ`, without a date crate.
+pub fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn timestamp_has_the_contract_shape() {
+        let now = utc_now();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.starts_with("20") && now.ends_with('Z'), "{now}");
+    }
+}
