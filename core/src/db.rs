@@ -8,7 +8,9 @@ use crate::error::Result;
 use crate::query::Query;
 use crate::rows::RawRows;
 use crate::schema::Schema;
-use crate::types::{check_columns, Array, ArrayDim, PgType, Rows, Value};
+use crate::types::{
+    check_columns, column_types, decode_cell, Array, ArrayDim, DecodeError, PgType, Rows, Value,
+};
 
 /// Runs query definitions against a database through any [`Driver`].
 ///
@@ -84,11 +86,34 @@ pub struct LoadedRelation {
     pub rows: PlanRows,
 }
 
+/// The undecoded rows of an eager-loading plan, level by level like
+/// [`PlanRows`]; what typed eager loading decodes straight into models.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawPlan {
+    pub rows: RawRows,
+    pub loads: Vec<RawLoad>,
+}
+
+/// One relation level of a [`RawPlan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawLoad {
+    pub relation: String,
+    pub parent_key: String,
+    pub child_key: String,
+    pub rows: RawPlan,
+}
+
 impl<D: Driver> Db<D> {
     /// Runs an eager-loading query: the root, then one `= ANY($1)` statement
     /// per relation level with the keys of all parent rows. A level whose
     /// parents hold no key is not sent at all.
     pub async fn fetch_plan(&self, query: &Query) -> Result<PlanRows> {
+        decode_plan(self.fetch_plan_raw(query).await?)
+    }
+
+    /// [`fetch_plan`](Self::fetch_plan) without decoding the rows (only the
+    /// key columns that feed the next level are decoded).
+    pub async fn fetch_plan_raw(&self, query: &Query) -> Result<RawPlan> {
         let plan = compile_plan(query, &self.schema)?;
         // Pre-order, so every level's parent is fetched before it; iterative,
         // so the future needs no boxing (and stays `Send` natively).
@@ -100,8 +125,8 @@ impl<D: Driver> Db<D> {
             order.push((load, parent));
             stack.extend(load.loads.iter().rev().map(|l| (l, Some(index))));
         }
-        let root = self.fetch_statement(&plan.root).await?;
-        let mut fetched: Vec<Rows> = Vec::with_capacity(order.len());
+        let root = self.fetch_raw(&plan.root).await?;
+        let mut fetched: Vec<RawRows> = Vec::with_capacity(order.len());
         for (load, parent) in &order {
             let parent_rows = match parent {
                 None => &root,
@@ -109,10 +134,17 @@ impl<D: Driver> Db<D> {
             };
             let keys = distinct_keys(parent_rows, &load.parent_key)?;
             let rows = if keys.is_empty() {
-                Rows {
-                    columns: load.statement.columns.clone(),
-                    rows: Vec::new(),
-                }
+                RawRows::new(
+                    load.statement
+                        .columns
+                        .iter()
+                        .map(|name| crate::rows::ColumnDesc {
+                            name: name.clone(),
+                            type_oid: 0,
+                            format: 0,
+                        })
+                        .collect(),
+                )
             } else {
                 let mut statement = load.statement.clone();
                 let element = match statement.param_types.first() {
@@ -130,16 +162,36 @@ impl<D: Driver> Db<D> {
                     dims: vec![ArrayDim { len, lower: 1 }],
                     elements: keys,
                 });
-                self.fetch_statement(&statement).await?
+                self.fetch_raw(&statement).await?
             };
             fetched.push(rows);
         }
-        let mut slots: Vec<Option<Rows>> = fetched.into_iter().map(Some).collect();
-        Ok(PlanRows {
+        let mut slots: Vec<Option<RawRows>> = fetched.into_iter().map(Some).collect();
+        Ok(RawPlan {
             rows: root,
             loads: assemble(&order, None, &mut slots),
         })
     }
+}
+
+/// Decodes every level of a fetched plan.
+fn decode_plan(raw: RawPlan) -> Result<PlanRows> {
+    let names: Vec<String> = raw.rows.columns().iter().map(|c| c.name.clone()).collect();
+    Ok(PlanRows {
+        rows: Rows::decode(&names, &raw.rows)?,
+        loads: raw
+            .loads
+            .into_iter()
+            .map(|load| {
+                Ok(LoadedRelation {
+                    relation: load.relation,
+                    parent_key: load.parent_key,
+                    child_key: load.child_key,
+                    rows: decode_plan(load.rows)?,
+                })
+            })
+            .collect::<Result<_>>()?,
+    })
 }
 
 fn plan_error(load: &Load, problem: &str) -> crate::Error {
@@ -150,27 +202,32 @@ fn plan_error(load: &Load, problem: &str) -> crate::Error {
     .into()
 }
 
-/// The distinct non-null values of `column`, in first-seen order.
-fn distinct_keys(rows: &Rows, column: &str) -> Result<Vec<Value>> {
+/// The distinct non-null values of `column`, in first-seen order (told
+/// apart by their wire bytes, which are unique per value of one type).
+fn distinct_keys(rows: &RawRows, column: &str) -> Result<Vec<Value>> {
     let index = rows
-        .columns
+        .columns()
         .iter()
-        .position(|c| c == column)
+        .position(|c| c.name == column)
         .ok_or_else(|| CompileError::UnknownColumn {
             model: "eager loading".to_owned(),
             column: column.to_owned(),
         })?;
+    let types = column_types(rows)?;
+    let ty = types.get(index).and_then(Option::as_ref);
     let mut seen = std::collections::HashSet::new();
     let mut keys = Vec::new();
-    for row in &rows.rows {
-        let Some(value) = row.get(index) else {
+    for row in rows.iter() {
+        let Some(bytes) = row.get(index) else {
             continue;
         };
-        if *value == Value::Null {
-            continue;
-        }
-        if seen.insert(value.encode_binary()?) {
-            keys.push(value.clone());
+        if seen.insert(bytes) {
+            let value = decode_cell(ty, Some(bytes)).map_err(|reason| DecodeError::Invalid {
+                column: column.to_owned(),
+                ty: ty.map_or_else(|| "text format".into(), PgType::name),
+                reason,
+            })?;
+            keys.push(value);
         }
     }
     Ok(keys)
@@ -179,19 +236,19 @@ fn distinct_keys(rows: &Rows, column: &str) -> Result<Vec<Value>> {
 fn assemble(
     order: &[(&Load, Option<usize>)],
     parent: Option<usize>,
-    slots: &mut [Option<Rows>],
-) -> Vec<LoadedRelation> {
+    slots: &mut [Option<RawRows>],
+) -> Vec<RawLoad> {
     let mut out = Vec::new();
     for (index, (load, p)) in order.iter().enumerate() {
         if *p != parent {
             continue;
         }
         let loads = assemble(order, Some(index), slots);
-        out.push(LoadedRelation {
+        out.push(RawLoad {
             relation: load.relation.clone(),
             parent_key: load.parent_key.clone(),
             child_key: load.child_key.clone(),
-            rows: PlanRows {
+            rows: RawPlan {
                 rows: slots[index].take().unwrap_or_default(),
                 loads,
             },

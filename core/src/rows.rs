@@ -135,6 +135,11 @@ impl<'a> RawRow<'a> {
     pub fn is_empty(&self) -> bool {
         self.rows.columns.is_empty()
     }
+
+    /// The columns of the result this row belongs to.
+    pub fn columns(&self) -> &'a [ColumnDesc] {
+        &self.rows.columns
+    }
 }
 
 #[cfg(test)]

@@ -227,13 +227,15 @@ async fn run(
 
     let width = columns.len();
     let mut raw = RawRows::new(columns);
+    // One buffer for every row's cell slices (they borrow from `rows`).
+    let mut cells: Vec<Option<&[u8]>> = Vec::with_capacity(width);
     for row in &rows {
-        let mut cells = Vec::with_capacity(width);
+        cells.clear();
         for index in 0..width {
             let cell: RawCell<'_> = row.try_get(index).map_err(map_error)?;
             cells.push(cell.0);
         }
-        raw.push_row(cells)
+        raw.push_row(cells.iter().copied())
             .map_err(|e| Error::Transport(format!("malformed row from tokio-postgres: {e}")))?;
     }
     Ok(raw)

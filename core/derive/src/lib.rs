@@ -104,14 +104,18 @@ fn expand_row(input: &DeriveInput, from_row: bool) -> syn::Result<Tokens> {
         let index = raw_columns.len();
         raw_columns.push(quote!(::keel_core::orm::raw_column(raw, #column)?));
         raw_reads.push(quote! {
-            #field_ident: ::keel_core::orm::read_cell(row, types, indices[#index], #column)?
+            #field_ident: ::keel_core::orm::read_cell(
+                row,
+                types,
+                indices.get(#index).copied().unwrap_or(usize::MAX),
+                #column,
+            )?
         });
         writes.push(quote! {
             (#column, ::keel_core::query::typed::SqlValue::to_json(&self.#field_ident))
         });
     }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let count = raw_columns.len();
     if from_row {
         return Ok(quote! {
             impl #impl_generics ::keel_core::orm::FromRow for #ident #ty_generics #where_clause {
@@ -121,17 +125,19 @@ fn expand_row(input: &DeriveInput, from_row: bool) -> syn::Result<Tokens> {
                     ::std::result::Result::Ok(#ident { #(#reads),* })
                 }
 
-                #[allow(unused_variables)]
-                fn from_raw(
+                fn raw_columns(
                     raw: &::keel_core::rows::RawRows,
+                ) -> ::std::result::Result<::std::vec::Vec<usize>, ::keel_core::orm::RowError> {
+                    ::std::result::Result::Ok(::std::vec![#(#raw_columns),*])
+                }
+
+                #[allow(unused_variables)]
+                fn from_raw_row(
+                    row: ::keel_core::rows::RawRow<'_>,
                     types: &[::std::option::Option<::keel_core::types::PgType>],
-                ) -> ::std::result::Result<::std::vec::Vec<Self>, ::keel_core::orm::RowError> {
-                    let indices: [usize; #count] = [#(#raw_columns),*];
-                    let mut models = ::std::vec::Vec::with_capacity(raw.len());
-                    for row in raw.iter() {
-                        models.push(#ident { #(#raw_reads),* });
-                    }
-                    ::std::result::Result::Ok(models)
+                    indices: &[usize],
+                ) -> ::std::result::Result<Self, ::keel_core::orm::RowError> {
+                    ::std::result::Result::Ok(#ident { #(#raw_reads),* })
                 }
             }
         });

@@ -11,10 +11,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use super::{FromRow, OrmError, OrmResult, Row};
-use crate::db::{LoadedRelation, PlanRows};
+use super::{FromRow, OrmError, OrmResult};
+use crate::db::{RawLoad, RawPlan};
 use crate::query::typed::Model;
-use crate::types::{Rows, Value};
+use crate::rows::RawRows;
+use crate::types::{column_types, decode_cell, PgType, Value};
 
 /// Models of one level of an eager-loading query, with access to the
 /// relations loaded under them.
@@ -35,7 +36,7 @@ pub struct Loaded<M> {
 /// The fetched plan and, per level, its lazily built key index.
 #[derive(Debug)]
 struct Shared {
-    plan: PlanRows,
+    plan: RawPlan,
     nodes: Vec<Node>,
 }
 
@@ -44,6 +45,8 @@ struct Shared {
 struct Node {
     /// Indices into `loads` from the root down to this level.
     path: Vec<usize>,
+    /// How this level's cells decode (`column_types` of its rows).
+    types: Vec<Option<PgType>>,
     /// The relations loaded under this level, by name, with their node.
     children: Vec<(String, usize)>,
     /// This level's rows grouped by the value of its `child_key` column
@@ -80,14 +83,15 @@ impl Key {
 }
 
 impl Shared {
-    fn new(plan: PlanRows) -> Shared {
+    fn new(plan: RawPlan) -> Result<Shared, crate::types::DecodeError> {
         let mut nodes = vec![Node {
             path: Vec::new(),
+            types: column_types(&plan.rows)?,
             children: Vec::new(),
             groups: OnceLock::new(),
         }];
         // Pre-order over the plan: (node id, that node's loads).
-        let mut stack: Vec<(usize, &PlanRows)> = vec![(0, &plan)];
+        let mut stack: Vec<(usize, &RawPlan)> = vec![(0, &plan)];
         while let Some((id, level)) = stack.pop() {
             for (index, load) in level.loads.iter().enumerate() {
                 let mut path = nodes[id].path.clone();
@@ -95,6 +99,7 @@ impl Shared {
                 let child = nodes.len();
                 nodes.push(Node {
                     path,
+                    types: column_types(&load.rows.rows)?,
                     children: Vec::new(),
                     groups: OnceLock::new(),
                 });
@@ -102,11 +107,11 @@ impl Shared {
                 stack.push((child, &load.rows));
             }
         }
-        Shared { plan, nodes }
+        Ok(Shared { plan, nodes })
     }
 
     /// The rows of `node`, and the relation that loaded them (none at the root).
-    fn level(&self, node: usize) -> (&PlanRows, Option<&LoadedRelation>) {
+    fn level(&self, node: usize) -> (&RawPlan, Option<&RawLoad>) {
         let mut level = &self.plan;
         let mut relation = None;
         for &index in &self.nodes[node].path {
@@ -119,19 +124,26 @@ impl Shared {
 }
 
 impl<M: Model> Loaded<M> {
-    pub(super) fn new(models: Vec<M>, plan: PlanRows) -> Loaded<M> {
-        let rows = (0..models.len()).collect();
-        Loaded {
+    /// Decodes the root level of `plan` into models.
+    pub(super) fn new(plan: RawPlan) -> OrmResult<Loaded<M>>
+    where
+        M: FromRow,
+    {
+        let shared = Shared::new(plan).map_err(crate::error::Error::from)?;
+        let all: Vec<usize> = (0..shared.plan.rows.len()).collect();
+        let models = decode_rows(&shared, 0, &all)?;
+        Ok(Loaded {
             models,
-            shared: Arc::new(Shared::new(plan)),
+            shared: Arc::new(shared),
             node: 0,
-            rows,
-        }
+            rows: all,
+        })
     }
 
-    /// All rows of this level's plan node. Below the root that is the rows
-    /// loaded for every parent at once, not only this `Loaded`'s models.
-    pub fn plan(&self) -> &PlanRows {
+    /// All rows of this level's plan node, undecoded. Below the root that
+    /// is the rows loaded for every parent at once, not only this
+    /// `Loaded`'s models.
+    pub fn plan(&self) -> &RawPlan {
         self.shared.level(self.node).0
     }
 
@@ -190,24 +202,35 @@ impl<M: Model> Loaded<M> {
                 problem: format!("relation {relation} has no plan level"),
             });
         };
-        let key = column(&level.rows.columns, &load.parent_key, M::TABLE)?;
-        let Some(key) = level.rows.rows.get(row).and_then(|r| r.get(key)) else {
+        let index = column(&level.rows, &load.parent_key, M::TABLE)?;
+        let Some(parent_row) = level.rows.row(row) else {
             return Err(OrmError::Usage {
                 model: M::TABLE,
                 problem: format!("no row at index {row}"),
             });
         };
+        let key = key_of(
+            &shared.nodes[self.node].types,
+            index,
+            parent_row.get(index),
+            &load.parent_key,
+            M::TABLE,
+        )?;
         let groups = match shared.nodes[child].groups.get() {
             Some(groups) => groups,
             None => {
-                let built = group(&children.rows, &load.child_key, M::TABLE)?;
+                let built = group(
+                    &children.rows,
+                    &shared.nodes[child].types,
+                    &load.child_key,
+                    M::TABLE,
+                )?;
                 shared.nodes[child].groups.get_or_init(|| built)
             }
         };
         Ok((
             child,
-            Key::of(key)
-                .and_then(|k| groups.get(&k))
+            key.and_then(|k| groups.get(&k))
                 .map_or(&[][..], Vec::as_slice),
         ))
     }
@@ -218,39 +241,62 @@ fn decode_rows<C: Model + FromRow>(
     node: usize,
     rows: &[usize],
 ) -> OrmResult<Vec<C>> {
-    let all = &shared.level(node).0.rows;
+    let raw = &shared.level(node).0.rows;
+    let types = &shared.nodes[node].types;
+    let error = |source| OrmError::Row {
+        model: C::TABLE,
+        source,
+    };
+    let indices = C::raw_columns(raw).map_err(error)?;
     rows.iter()
-        .filter_map(|&i| all.rows.get(i))
-        .map(|values| {
-            C::from_row(&Row {
-                columns: &all.columns,
-                values,
-            })
-            .map_err(|source| OrmError::Row {
-                model: C::TABLE,
-                source,
-            })
-        })
+        .filter_map(|&i| raw.row(i))
+        .map(|row| C::from_raw_row(row, types, &indices).map_err(error))
         .collect()
+}
+
+/// The grouping key of one key cell; `None` for NULL, which matches nothing.
+fn key_of(
+    types: &[Option<PgType>],
+    index: usize,
+    bytes: Option<&[u8]>,
+    column: &str,
+    model: &'static str,
+) -> OrmResult<Option<Key>> {
+    let value =
+        decode_cell(types.get(index).and_then(Option::as_ref), bytes).map_err(|problem| {
+            OrmError::Row {
+                model,
+                source: super::RowError {
+                    column: column.to_owned(),
+                    problem,
+                },
+            }
+        })?;
+    Ok(Key::of(&value))
 }
 
 /// Row indices of `rows` by the value of their `key` column; rows whose key
 /// is NULL belong to no parent.
-fn group(rows: &Rows, key: &str, model: &'static str) -> OrmResult<HashMap<Key, Vec<usize>>> {
-    let index = column(&rows.columns, key, model)?;
+fn group(
+    rows: &RawRows,
+    types: &[Option<PgType>],
+    key: &str,
+    model: &'static str,
+) -> OrmResult<HashMap<Key, Vec<usize>>> {
+    let index = column(rows, key, model)?;
     let mut groups: HashMap<Key, Vec<usize>> = HashMap::new();
-    for (i, row) in rows.rows.iter().enumerate() {
-        if let Some(key) = row.get(index).and_then(Key::of) {
+    for (i, row) in rows.iter().enumerate() {
+        if let Some(key) = key_of(types, index, row.get(index), key, model)? {
             groups.entry(key).or_default().push(i);
         }
     }
     Ok(groups)
 }
 
-fn column(columns: &[String], name: &str, model: &'static str) -> OrmResult<usize> {
-    columns
+fn column(rows: &RawRows, name: &str, model: &'static str) -> OrmResult<usize> {
+    rows.columns()
         .iter()
-        .position(|c| c == name)
+        .position(|c| c.name == name)
         .ok_or_else(|| OrmError::Usage {
             model,
             problem: format!("eager-loading key column {name} is missing from the rows"),

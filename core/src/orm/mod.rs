@@ -173,9 +173,8 @@ impl<D: Driver, M: Model + FromRow> Find<'_, D, M> {
 
     /// The models and every relation requested with [`with`](Self::with).
     pub async fn all_loaded(self) -> OrmResult<Loaded<M>> {
-        let plan = self.db.fetch_plan(&Query::from(self.select)).await?;
-        let models = decode_all(&plan.rows)?;
-        Ok(Loaded::new(models, plan))
+        let plan = self.db.fetch_plan_raw(&Query::from(self.select)).await?;
+        Loaded::new(plan)
     }
 
     /// The underlying select, for anything this builder does not cover.

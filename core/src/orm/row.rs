@@ -48,33 +48,52 @@ impl<'a> Row<'a> {
 pub trait FromRow: Sized {
     fn from_row(row: &Row<'_>) -> Result<Self, RowError>;
 
-    /// Every row of an undecoded result, `types` being
-    /// [`column_types`](crate::types::column_types) of `raw`.
+    /// Where this type's fields are in `raw`'s columns, resolved once per
+    /// result for [`from_raw_row`](Self::from_raw_row). The default (for
+    /// hand-written impls, which read by name) resolves nothing.
+    fn raw_columns(raw: &RawRows) -> Result<Vec<usize>, RowError> {
+        let _ = raw;
+        Ok(Vec::new())
+    }
+
+    /// One row of an undecoded result; `types` is
+    /// [`column_types`](crate::types::column_types) of the result and
+    /// `indices` what [`raw_columns`](Self::raw_columns) returned for it.
     ///
-    /// `#[derive(FromRow)]` overrides this to find each field's column once
-    /// per result and decode cells straight into fields
-    /// ([`FromValue::from_cell`]), with no intermediate [`Value`]s: that is
-    /// what lets a model query cost about what a hand-written
-    /// `tokio-postgres` loop does. This default decodes values first.
-    fn from_raw(raw: &RawRows, types: &[Option<PgType>]) -> Result<Vec<Self>, RowError> {
-        let columns: Vec<String> = raw.columns().iter().map(|c| c.name.clone()).collect();
-        raw.iter()
-            .map(|row| {
-                let values = types
-                    .iter()
-                    .enumerate()
-                    .map(|(index, ty)| {
-                        decode_cell(ty.as_ref(), row.get(index)).map_err(|problem| RowError {
-                            column: columns[index].clone(),
-                            problem,
-                        })
-                    })
-                    .collect::<Result<Vec<Value>, RowError>>()?;
-                Self::from_row(&Row {
-                    columns: &columns,
-                    values: &values,
+    /// `#[derive(FromRow)]` overrides this to decode the cells straight into
+    /// the fields ([`FromValue::from_cell`]), with no intermediate
+    /// [`Value`]s and no lookup by name per row: that is what lets a model
+    /// query cost about what a hand-written `tokio-postgres` loop does. The
+    /// default decodes the row's values and calls [`from_row`](Self::from_row).
+    fn from_raw_row(
+        row: RawRow<'_>,
+        types: &[Option<PgType>],
+        indices: &[usize],
+    ) -> Result<Self, RowError> {
+        let _ = indices;
+        let columns: Vec<String> = row.columns().iter().map(|c| c.name.clone()).collect();
+        let values = types
+            .iter()
+            .enumerate()
+            .map(|(index, ty)| {
+                decode_cell(ty.as_ref(), row.get(index)).map_err(|problem| RowError {
+                    column: columns[index].clone(),
+                    problem,
                 })
             })
+            .collect::<Result<Vec<Value>, RowError>>()?;
+        Self::from_row(&Row {
+            columns: &columns,
+            values: &values,
+        })
+    }
+
+    /// Every row of an undecoded result, `types` being
+    /// [`column_types`](crate::types::column_types) of `raw`.
+    fn from_raw(raw: &RawRows, types: &[Option<PgType>]) -> Result<Vec<Self>, RowError> {
+        let indices = Self::raw_columns(raw)?;
+        raw.iter()
+            .map(|row| Self::from_raw_row(row, types, &indices))
             .collect()
     }
 }
