@@ -70,9 +70,11 @@ test("N queries in one tick: one frame once the statement is known", async (t) =
   const cold = await framesFor(pg, inOneTick);
   t.diagnostic(`first tick of ${N} queries sharing one new statement: ${cold.frames - first.frames} frames`);
   assert.equal(cold.frames - first.frames, 2);
-  // N different new statements: the engine describes them one at a time and
-  // holds the rest of the batch meanwhile, so today that is up to N + 1
-  // frames; from then on the same tick is one frame.
+  // N different new statements: the engine describes them all at once, each
+  // in a unit of its own, and binds each as its description comes back, so
+  // the executions go out in as many frames as the server's answers arrive
+  // in (one round trip; the exact frame sequence is pinned by the engine's
+  // transcript tests). From then on the same tick is one frame.
   const distinct = (i) => raw(`SELECT ${i}::int4 AS v`, ["v"]);
   const distinctTick = (client) => Promise.all(Array.from({ length: N }, (_, i) => client.query(distinct(i))));
   const coldDistinct = await framesFor(pg, distinctTick);

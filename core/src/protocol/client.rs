@@ -155,14 +155,19 @@ impl<T: Transport> Client<T> {
     ) -> Result<Vec<Result<RawRows>>> {
         let mut inner = self.inner.lock().await;
         inner.check()?;
-        let mut ids = Vec::with_capacity(statements.len());
-        for statement in statements {
-            ids.push(inner.connection.send_prepared(
-                statement.sql,
-                statement.param_oids,
-                statement.params,
-            )?);
-        }
+        inner.connection.hold();
+        let queued: Result<Vec<super::RequestId>> = statements
+            .iter()
+            .map(|statement| {
+                inner.connection.send_prepared(
+                    statement.sql,
+                    statement.param_oids,
+                    statement.params,
+                )
+            })
+            .collect();
+        inner.connection.release_held();
+        let ids = queued?;
         inner.flush().await?;
         let mut results: Vec<Option<Result<RawRows>>> = statements.iter().map(|_| None).collect();
         let mut remaining = ids.len();

@@ -1,6 +1,6 @@
 //! The connection state machine: bytes in, bytes and events out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 
 use bytes::BytesMut;
@@ -172,6 +172,9 @@ struct Describing {
     name: String,
     params: Vec<Option<Vec<u8>>>,
     cache: bool,
+    /// False for a prefetch (see [`Connection::prefetch`]): the statement
+    /// is only described and cached; its execution waits in the queue.
+    execute: bool,
 }
 
 struct Pending {
@@ -184,6 +187,8 @@ struct Pending {
     /// Internal requests (closing cached statements) emit no events.
     internal: bool,
     describing: Option<Describing>,
+    /// For a prefetch: the statement it prepares, which executions wait on.
+    prefetch: Option<CacheKey>,
     /// For an execution of a cached statement: how to prepare it afresh if
     /// the server lost it or its result type changed.
     retry: Option<(CacheKey, Spec)>,
@@ -344,6 +349,13 @@ pub struct Connection {
     backend_key: Option<BackendKey>,
     transaction_status: TransactionStatus,
     cache: StatementCache,
+    /// Set by [`hold`](Connection::hold): requests are queued, not sent.
+    held: bool,
+    /// Statements being prefetched; executions of them wait in the queue.
+    preparing: HashSet<CacheKey>,
+    /// Statements whose prefetch failed: their execution prepares them the
+    /// usual way, in its own unit, so that it gets the server's error.
+    unpreparable: HashSet<CacheKey>,
 }
 
 impl fmt::Debug for Connection {
@@ -397,6 +409,9 @@ impl Connection {
                 next_name: 0,
                 prefix: "keel".to_owned(),
             },
+            held: false,
+            preparing: HashSet::new(),
+            unpreparable: HashSet::new(),
         }
     }
 
@@ -690,6 +705,8 @@ impl Connection {
         }
         self.queue.clear();
         self.pending.clear();
+        self.preparing.clear();
+        self.unpreparable.clear();
         frontend::terminate(&mut self.transmit);
         self.phase = Phase::Terminated;
     }
@@ -727,14 +744,56 @@ impl Connection {
         self.pending.iter().any(|p| !p.sync_sent || p.exclusive)
     }
 
+    /// Queues the requests that follow without transmitting them, until
+    /// [`release_held`](Self::release_held): a pipeline is queued whole
+    /// before anything goes out, so that its new statements are described
+    /// together (two round trips for the lot) instead of the first one
+    /// alone holding the others back.
+    pub fn hold(&mut self) {
+        self.held = true;
+    }
+
+    /// Ends [`hold`](Self::hold) and transmits what it can.
+    pub fn release_held(&mut self) {
+        self.held = false;
+        self.release();
+    }
+
     /// Transmits queued requests for as long as nothing holds them back.
     fn release(&mut self) {
+        if self.held {
+            return;
+        }
         while self.is_ready() && !self.blocked() {
             let Some(front) = self.queue.front() else {
                 return;
             };
             if front.spec.is_exclusive() && !self.pending.is_empty() {
                 return;
+            }
+            let waiting = self
+                .uncached(&front.spec)
+                .filter(|key| !self.unpreparable.remove(key));
+            if let Some(key) = waiting {
+                // A lone new statement is described and then bound in one
+                // unit (Parse, Describe, Flush, then Bind, Execute, Sync).
+                // When more new statements wait behind it, they are all
+                // described at once instead, each in a unit of its own, and
+                // the executions follow as the descriptions come back.
+                //
+                // Only outside a transaction block: inside one, a statement
+                // that fails to parse would abort the block before the
+                // statements ahead of it ran, and they would report the
+                // abort instead of their own results.
+                let others = self.transaction_status == TransactionStatus::Idle
+                    && self.prefetchable().skip(1).any(|q| {
+                        self.uncached(&q.spec)
+                            .is_some_and(|k| k != key && !self.unpreparable.contains(&k))
+                    });
+                if self.preparing.contains(&key) || others {
+                    self.prefetch_queued();
+                    return;
+                }
             }
             let Some(queued) = self.queue.pop_front() else {
                 return;
@@ -756,6 +815,88 @@ impl Connection {
         }
     }
 
+    /// The cache key of a cached-mode statement execution whose statement
+    /// is not prepared yet; `None` for anything that can go out as it is.
+    fn uncached(&self, spec: &Spec) -> Option<CacheKey> {
+        match spec {
+            Spec::Prepared {
+                sql, param_oids, ..
+            } if self.cache.capacity > 0 => {
+                let key = (sql.clone(), param_oids.clone());
+                (!self.cache.entries.contains_key(&key)).then_some(key)
+            }
+            _ => None,
+        }
+    }
+
+    /// The queued requests whose statements may be described ahead of
+    /// time: those before the next simple query or COPY, which may change
+    /// what the statements behind it mean (a `CREATE TABLE`, a `SET
+    /// search_path`).
+    fn prefetchable(&self) -> impl Iterator<Item = &Queued> {
+        self.queue.iter().take_while(|q| !q.spec.is_exclusive())
+    }
+
+    /// Prefetches the statements of the queued executions, front first, up
+    /// to half the cache's capacity at a time, so that no prefetched
+    /// statement is evicted before its execution runs.
+    fn prefetch_queued(&mut self) {
+        let limit = (self.cache.capacity / 2).max(1);
+        for index in 0..self.prefetchable().count() {
+            if self.preparing.len() >= limit {
+                return;
+            }
+            let key = self.queue.get(index).and_then(|q| self.uncached(&q.spec));
+            if let Some(key) = key {
+                if !self.preparing.contains(&key) && !self.unpreparable.contains(&key) {
+                    self.prefetch(key);
+                }
+            }
+        }
+    }
+
+    /// Describes a new statement ahead of its execution, as a unit of its
+    /// own (Parse, Describe, Sync), so that N new statements queued together
+    /// cost two round trips rather than N + 1. A failed prefetch caches
+    /// nothing; the execution then prepares the statement itself and
+    /// reports the server's error as its own.
+    fn prefetch(&mut self, key: CacheKey) {
+        let name = self.cache.new_name();
+        let mut buf = BytesMut::new();
+        let encoded = request::parse(&name, &key.0, &key.1, &mut buf)
+            .and_then(|()| request::describe_statement(&name, &mut buf));
+        if encoded.is_err() {
+            // The execution meets the same encoding error and reports it.
+            self.unpreparable.insert(key);
+            return;
+        }
+        request::sync(&mut buf);
+        self.transmit.unsplit(buf);
+        self.preparing.insert(key.clone());
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.pending.push_back(Pending {
+            id,
+            progress: Progress::AwaitingParse {
+                describe_next: true,
+            },
+            sync_sent: true,
+            exclusive: false,
+            internal: true,
+            describing: Some(Describing {
+                key: key.clone(),
+                name,
+                params: Vec::new(),
+                cache: true,
+                execute: false,
+            }),
+            prefetch: Some(key),
+            retry: None,
+            retry_now: false,
+            portal_rows: 0,
+        });
+    }
+
     fn transmit_request(&mut self, queued: Queued) -> Result<(), ProtocolError> {
         let mut buf = BytesMut::new();
         let mut pending = Pending {
@@ -767,6 +908,7 @@ impl Connection {
             exclusive: false,
             internal: false,
             describing: None,
+            prefetch: None,
             retry: None,
             retry_now: false,
             portal_rows: 0,
@@ -821,6 +963,7 @@ impl Connection {
                             name,
                             params,
                             cache,
+                            execute: true,
                         });
                     }
                 }
@@ -904,6 +1047,8 @@ impl Connection {
         self.transmit.clear();
         self.queue.clear();
         self.pending.clear();
+        self.preparing.clear();
+        self.unpreparable.clear();
         error
     }
 
@@ -1123,6 +1268,16 @@ impl Connection {
         let Some(describing) = front.describing.take() else {
             return Err(self.unexpected(b'T'));
         };
+        if !describing.execute {
+            front.progress = Progress::Complete {
+                rows: RawRows::default(),
+                tag: String::new(),
+            };
+            for name in self.cache.insert(describing.key, describing.name, columns) {
+                self.enqueue_internal(Spec::Close { name });
+            }
+            return Ok(());
+        }
         let mut buf = BytesMut::new();
         request::bind(&describing.name, &describing.params, &formats, &mut buf)?;
         request::execute(0, &mut buf)?;
@@ -1207,6 +1362,12 @@ impl Connection {
             return Err(self.unexpected(tag));
         };
         self.transaction_status = status;
+        if let Some(key) = front.prefetch {
+            self.preparing.remove(&key);
+            if matches!(front.progress, Progress::Failed(_)) {
+                self.unpreparable.insert(key);
+            }
+        }
         let event = match front.progress {
             Progress::Complete { rows, tag } => Event::QueryComplete {
                 id: front.id,

@@ -185,6 +185,150 @@ fn requests_wait_behind_a_statement_being_described() {
     assert_eq!(ids, vec![first, second]);
 }
 
+fn prepare_count(conn: &mut Connection) -> RequestId {
+    conn.send_prepared("SELECT count(*) AS c FROM t", &[], &[])
+        .unwrap()
+}
+
+fn described_count() -> Vec<u8> {
+    [
+        server::parse_complete(),
+        parameter_description(&[]),
+        server::row_description(&[("c", 20)]),
+    ]
+    .concat()
+}
+
+fn count_rows() -> Vec<u8> {
+    [
+        server::bind_complete(),
+        server::data_row(&[Some(&[0, 0, 0, 0, 0, 0, 0, 3])]),
+        server::command_complete("SELECT 1"),
+        server::ready(b'I'),
+    ]
+    .concat()
+}
+
+/// New statements queued together are described together, each in a unit
+/// of its own, and executed together once described: two round trips for
+/// the lot instead of one per statement plus one.
+#[test]
+fn new_statements_queued_together_are_described_together() {
+    let mut conn = connected();
+    conn.hold();
+    let mood = prepare_mood(&mut conn);
+    let count = prepare_count(&mut conn);
+    let again = prepare_mood(&mut conn);
+    assert!(take_transmit(&mut conn).is_empty(), "held");
+    conn.release_held();
+    let sent = take_transmit(&mut conn);
+    assert_eq!(tags(&sent), "PDSPDS", "both described, nothing bound yet");
+    assert_eq!(cstrs(&sent[0].1)[0], "keel_1");
+    assert_eq!(cstrs(&sent[3].1)[0], "keel_2");
+
+    conn.handle_input(&[described_mood(), server::ready(b'I')].concat())
+        .unwrap();
+    let sent = take_transmit(&mut conn);
+    assert_eq!(
+        tags(&sent),
+        "BES",
+        "the first execution goes as soon as it can"
+    );
+    assert_eq!(bind_parts(&sent[0].1), ("keel_1".to_string(), vec![1, 0]));
+    conn.handle_input(&[described_count(), server::ready(b'I')].concat())
+        .unwrap();
+    let sent = take_transmit(&mut conn);
+    assert_eq!(
+        tags(&sent),
+        "BESBES",
+        "the others follow, the cached one too"
+    );
+    assert_eq!(bind_parts(&sent[0].1), ("keel_2".to_string(), vec![1]));
+    assert_eq!(bind_parts(&sent[3].1), ("keel_1".to_string(), vec![1, 0]));
+
+    conn.handle_input(&[mood_rows(), count_rows(), mood_rows()].concat())
+        .unwrap();
+    let ids: Vec<RequestId> = events(&mut conn)
+        .iter()
+        .map(|e| match e {
+            Event::QueryComplete { id, .. } => *id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, vec![mood, count, again]);
+    assert_eq!(conn.cached_statements(), 2);
+}
+
+/// A statement that fails to prepare ahead of time is prepared again by
+/// its execution, which reports the server's error as its own; the other
+/// statements of the batch are unaffected.
+#[test]
+fn a_failed_prefetch_leaves_the_error_to_its_execution() {
+    let mut conn = connected();
+    conn.hold();
+    let bad = conn.send_prepared("SELEC 1", &[], &[]).unwrap();
+    let count = prepare_count(&mut conn);
+    conn.release_held();
+    assert_eq!(tags(&take_transmit(&mut conn)), "PDSPDS");
+    conn.handle_input(
+        &[
+            server::error("42601", "syntax error"),
+            server::ready(b'I'),
+            described_count(),
+            server::ready(b'I'),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    assert_eq!(
+        tags(&take_transmit(&mut conn)),
+        "PDH",
+        "the failed one is described the usual way, holding the rest"
+    );
+    conn.handle_input(&server::error("42601", "syntax error"))
+        .unwrap();
+    assert_eq!(tags(&take_transmit(&mut conn)), "SBES");
+    conn.handle_input(&[server::ready(b'I'), count_rows()].concat())
+        .unwrap();
+    let got = events(&mut conn);
+    assert!(
+        matches!(&got[0], Event::QueryFailed { id, error } if *id == bad && error.code == "42601"),
+        "{got:?}"
+    );
+    assert!(matches!(&got[1], Event::QueryComplete { id, .. } if *id == count));
+    assert_eq!(conn.cached_statements(), 1);
+}
+
+/// Inside a transaction block new statements keep the one-at-a-time flow:
+/// a statement that fails to parse ahead of time would abort the block
+/// before the statements queued in front of it ran.
+#[test]
+fn inside_a_transaction_new_statements_are_described_one_at_a_time() {
+    let mut conn = connected();
+    conn.send_query("BEGIN", &[], &[]).unwrap();
+    take_transmit(&mut conn);
+    conn.handle_input(
+        &[
+            server::parse_complete(),
+            server::bind_complete(),
+            server::no_data(),
+            server::command_complete("BEGIN"),
+            server::ready(b'T'),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    assert!(matches!(
+        &events(&mut conn)[..],
+        [Event::QueryComplete { .. }]
+    ));
+    conn.hold();
+    prepare_mood(&mut conn);
+    prepare_count(&mut conn);
+    conn.release_held();
+    assert_eq!(tags(&take_transmit(&mut conn)), "PDH");
+}
+
 #[test]
 fn parse_error_while_describing_sends_sync_and_releases_the_pipeline() {
     let mut conn = connected();
