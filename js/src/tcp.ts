@@ -169,6 +169,10 @@ export async function nodeTcpTransport(options: TcpTransportOptions): Promise<Tr
   const secure = tlsConnect({
     ...tlsOptions,
     socket,
+    // The name the certificate is checked against: without it Node checks
+    // "localhost", which would let a certificate for localhost pass for any
+    // address connected to by IP.
+    host,
     // SNI takes host names only.
     ...(isIP(host) === 0 && tlsOptions.servername === undefined ? { servername: host } : {}),
   });

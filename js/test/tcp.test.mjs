@@ -98,6 +98,13 @@ test("over TCP: TLS is negotiated with SSLRequest, verified, and refused clearly
   // Not signed by a trusted CA: refused during the handshake.
   await assert.rejects(tcpTransport({ ...where, tls: true }), (error) => error.name === "KeelTransportError" && /TLS handshake/.test(error.message));
 
+  // Signed by a trusted CA but for another name: reaching the same relay by
+  // IP address, which the certificate (DNS:localhost only) does not hold.
+  await assert.rejects(
+    tcpTransport({ host: "127.0.0.1", port: relay.port, tls: { ca: certificate.cert } }),
+    (error) => error.name === "KeelTransportError" && /TLS handshake/.test(error.message) && /127\.0\.0\.1/.test(error.message),
+  );
+
   const client = await connect(await tcpTransport({ ...where, tls: { ca: certificate.cert } }), schema, options(pg));
   try {
     assert.deepStrictEqual(await client.query(raw("SELECT 'secret' AS word", ["word"])), [{ word: "secret" }]);
