@@ -8,6 +8,7 @@
 //! one statement; [`Pool::begin`] and [`Pool::transaction`] hold one for a
 //! [`Transaction`], which rolls back unless committed.
 
+pub mod codegen;
 pub mod connection;
 pub mod copy;
 pub mod driver;

@@ -40,6 +40,26 @@ enum Command {
         /// Connection string, e.g. postgres://user:pass@127.0.0.1:5432/db
         url: String,
     },
+    /// Generate code from a schema.
+    Codegen {
+        #[command(subcommand)]
+        target: Codegen,
+    },
+}
+
+#[derive(Subcommand)]
+enum Codegen {
+    /// Print TypeScript declarations of each table's row as keel-orm returns
+    /// it, for `client.from<Tables["track"]>("track")`.
+    Ts {
+        schema: PathBuf,
+        /// How the connection returns int8 (its `int8` option).
+        #[arg(long, value_parser = ["bigint", "string"], default_value = "bigint")]
+        int8: String,
+        /// How the connection returns timestamptz (its `timestamptz` option).
+        #[arg(long, value_parser = ["date", "string"], default_value = "date")]
+        timestamptz: String,
+    },
 }
 
 /// `keel query --detailed` output. A struct rather than `json!`, which would
@@ -141,6 +161,21 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 serde_json::to_string(&rows)
             };
             println!("{}", out.map_err(CliError::Output)?);
+        }
+        Command::Codegen {
+            target:
+                Codegen::Ts {
+                    schema,
+                    int8,
+                    timestamptz,
+                },
+        } => {
+            let schema: Schema = read_json(&schema, "schema")?;
+            let options = keel_native::codegen::TsOptions {
+                int8_as_string: int8 == "string",
+                timestamptz_as_string: timestamptz == "string",
+            };
+            print!("{}", keel_native::codegen::typescript(&schema, options));
         }
         Command::Introspect { url } => {
             let schema = keel_native::introspect::introspect(&url).await?;
