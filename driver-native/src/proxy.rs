@@ -19,15 +19,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::handshake::server::{
     Callback, ErrorResponse, Request, Response,
 };
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::tls::{client_config, SslMode, TlsSettings};
 
 /// How the proxy behaves; every limit has a safe default.
 #[derive(Debug, Clone)]
@@ -47,6 +51,10 @@ pub struct ProxyConfig {
     /// Added before forwarding each frame in each direction, to simulate a
     /// distant database in benchmarks. Zero in normal use.
     pub delay: Duration,
+    /// TLS from the proxy to PostgreSQL (`None` or mode `disable`: plain
+    /// TCP). The proxy negotiates it itself (SSLRequest, then the
+    /// handshake) before relaying, so clients need no TLS code of their own.
+    pub upstream_tls: Option<TlsSettings>,
 }
 
 impl Default for ProxyConfig {
@@ -59,6 +67,7 @@ impl Default for ProxyConfig {
             read_chunk_bytes: 64 * 1024,
             idle_timeout: Duration::from_secs(300),
             delay: Duration::ZERO,
+            upstream_tls: None,
         }
     }
 }
@@ -93,6 +102,7 @@ type CloseHook = Arc<dyn Fn(&ConnectionStats) + Send + Sync>;
 pub struct Proxy {
     listener: TcpListener,
     config: Arc<ProxyConfig>,
+    upstream: Option<Arc<UpstreamTls>>,
     slots: Arc<Semaphore>,
     on_close: Option<CloseHook>,
 }
@@ -107,6 +117,17 @@ impl Proxy {
                 "max connections, frame size and read chunk must be positive".into(),
             ));
         }
+        let upstream = match &config.upstream_tls {
+            None => None,
+            Some(tls) => client_config(tls.mode, &tls.root_certificates)
+                .map_err(|e| ProxyError::Config(e.to_string()))?
+                .map(|client| {
+                    Arc::new(UpstreamTls {
+                        mode: tls.mode,
+                        connector: TlsConnector::from(Arc::new(client)),
+                    })
+                }),
+        };
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ProxyError::Listen {
@@ -115,6 +136,7 @@ impl Proxy {
             })?;
         Ok(Proxy {
             listener,
+            upstream,
             slots: Arc::new(Semaphore::new(config.max_connections)),
             config: Arc::new(config),
             on_close: None,
@@ -145,10 +167,12 @@ impl Proxy {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let config = Arc::clone(&self.config);
+                        let upstream = self.upstream.clone();
                         let slots = Arc::clone(&self.slots);
                         let on_close = self.on_close.clone();
                         tokio::spawn(async move {
-                            if let Some(stats) = handle(stream, &config, &slots).await {
+                            let upstream = upstream.as_deref();
+                            if let Some(stats) = handle(stream, &config, upstream, &slots).await {
                                 tracing::debug!(%peer, ?stats, "proxy connection ended");
                                 if let Some(hook) = on_close {
                                     hook(&stats);
@@ -270,6 +294,7 @@ fn resolve_target(config: &ProxyConfig, request: &Request) -> Result<String, (St
 async fn handle(
     stream: TcpStream,
     config: &ProxyConfig,
+    upstream: Option<&UpstreamTls>,
     slots: &Semaphore,
 ) -> Option<ConnectionStats> {
     // Refuse rather than queue when full: a queued WebSocket would look alive
@@ -309,7 +334,7 @@ async fn handle(
         target: target.clone(),
         ..ConnectionStats::default()
     };
-    stats.ended = match relay(ws, &target, config, &mut stats).await {
+    stats.ended = match relay(ws, &target, config, upstream, &mut stats).await {
         Ok(why) => why.to_owned(),
         Err(error) => error.to_string(),
     };
@@ -318,10 +343,54 @@ async fn handle(
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The proxy's TLS to PostgreSQL, built once when the proxy starts.
+struct UpstreamTls {
+    mode: SslMode,
+    connector: TlsConnector,
+}
+
+/// The connection to PostgreSQL, plain or TLS.
+trait ServerIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ServerIo for T {}
+
+/// PostgreSQL's TLS upgrade: SSLRequest, one byte (`S` or `N`), then the
+/// handshake. Only that one byte is read before the handshake, so bytes a
+/// man in the middle appends after it go to the TLS layer, which rejects
+/// them, instead of into the session (CVE-2021-23222).
+async fn upgrade(
+    mut server: TcpStream,
+    target: &str,
+    tls: &UpstreamTls,
+) -> Result<Box<dyn ServerIo>, BoxError> {
+    server
+        .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+        .await?;
+    let mut answer = [0u8; 1];
+    server.read_exact(&mut answer).await?;
+    match answer[0] {
+        b'S' => {
+            let host = target.rsplit_once(':').map_or(target, |(host, _)| host);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
+            let stream = tls
+                .connector
+                .connect(name, server)
+                .await
+                .map_err(|e| format!("TLS handshake with {target} failed: {e}"))?;
+            Ok(Box::new(stream))
+        }
+        b'N' if tls.mode == SslMode::Prefer => Ok(Box::new(server)),
+        b'N' => Err(format!("{target} does not accept TLS connections").into()),
+        other => Err(format!("{target} answered the TLS request with byte {other}").into()),
+    }
+}
+
 async fn relay(
     ws: tokio_tungstenite::WebSocketStream<TcpStream>,
     target: &str,
     config: &ProxyConfig,
+    upstream: Option<&UpstreamTls>,
     stats: &mut ConnectionStats,
 ) -> Result<&'static str, BoxError> {
     let (mut ws_write, mut ws_read) = ws.split();
@@ -337,7 +406,17 @@ async fn relay(
         }
     };
     server.set_nodelay(true)?;
-    let (mut server_read, mut server_write) = server.into_split();
+    let server: Box<dyn ServerIo> = match upstream {
+        None => Box::new(server),
+        Some(tls) => match upgrade(server, target, tls).await {
+            Ok(server) => server,
+            Err(error) => {
+                let _ = ws_write.close().await;
+                return Err(error);
+            }
+        },
+    };
+    let (mut server_read, mut server_write) = tokio::io::split(server);
     let activity = Notify::new();
     let (mut up_frames, mut up_bytes, mut down_frames, mut down_bytes) = (0u64, 0u64, 0u64, 0u64);
 

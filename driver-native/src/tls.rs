@@ -74,17 +74,9 @@ pub(crate) fn resolve(url: &str, settings: &TlsSettings) -> NativeResult<(String
             Some(("sslmode", value)) => effective.mode = SslMode::parse(value)?,
             Some(("sslrootcert", path)) => {
                 let path = percent_decode(path);
-                let certificates = CertificateDer::pem_file_iter(&path)
-                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| NativeError::Config(format!("sslrootcert {path}: {e}")))?;
-                if certificates.is_empty() {
-                    return Err(NativeError::Config(format!(
-                        "sslrootcert {path}: no PEM certificate in the file"
-                    )));
-                }
                 effective
                     .root_certificates
-                    .extend(certificates.into_iter().map(|c| c.to_vec()));
+                    .extend(read_pem_certificates(&path)?);
             }
             _ => kept.push(pair),
         }
@@ -95,6 +87,19 @@ pub(crate) fn resolve(url: &str, settings: &TlsSettings) -> NativeResult<(String
         format!("{base}?{}", kept.join("&"))
     };
     Ok((url, effective))
+}
+
+/// The DER certificates of a PEM file (libpq's `sslrootcert`), at least one.
+pub fn read_pem_certificates(path: &str) -> NativeResult<Vec<Vec<u8>>> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| NativeError::Config(format!("sslrootcert {path}: {e}")))?;
+    if certificates.is_empty() {
+        return Err(NativeError::Config(format!(
+            "sslrootcert {path}: no PEM certificate in the file"
+        )));
+    }
+    Ok(certificates.into_iter().map(|c| c.to_vec()).collect())
 }
 
 /// `%XX` escapes of a URL query value (a path may contain spaces or `&`).
@@ -128,6 +133,21 @@ pub(crate) fn connector(
     roots: &[Vec<u8>],
 ) -> NativeResult<(tokio_postgres::config::SslMode, Option<MakeRustlsConnect>)> {
     use tokio_postgres::config::SslMode as Pg;
+    let pg = match mode {
+        SslMode::Disable => Pg::Disable,
+        SslMode::Prefer => Pg::Prefer,
+        SslMode::Require | SslMode::VerifyFull => Pg::Require,
+    };
+    Ok((pg, client_config(mode, roots)?.map(MakeRustlsConnect::new)))
+}
+
+/// The rustls configuration for `mode`; `None` when TLS is disabled.
+/// `prefer` and `require` check the handshake but not the certificate (as
+/// libpq does); `verify-full` checks the chain against `roots` and the name.
+pub(crate) fn client_config(
+    mode: SslMode,
+    roots: &[Vec<u8>],
+) -> NativeResult<Option<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -140,9 +160,8 @@ pub(crate) fn connector(
             .with_no_client_auth()
     };
     Ok(match mode {
-        SslMode::Disable => (Pg::Disable, None),
-        SslMode::Prefer => (Pg::Prefer, Some(MakeRustlsConnect::new(unverified()))),
-        SslMode::Require => (Pg::Require, Some(MakeRustlsConnect::new(unverified()))),
+        SslMode::Disable => None,
+        SslMode::Prefer | SslMode::Require => Some(unverified()),
         SslMode::VerifyFull => {
             if roots.is_empty() {
                 return Err(NativeError::Config(
@@ -155,11 +174,12 @@ pub(crate) fn connector(
                     .add(CertificateDer::from(der.clone()))
                     .map_err(|e| NativeError::Config(format!("TLS root certificate: {e}")))?;
             }
-            let config = builder
-                .clone()
-                .with_root_certificates(store)
-                .with_no_client_auth();
-            (Pg::Require, Some(MakeRustlsConnect::new(config)))
+            Some(
+                builder
+                    .clone()
+                    .with_root_certificates(store)
+                    .with_no_client_auth(),
+            )
         }
     })
 }

@@ -224,6 +224,8 @@ async fn check_single_connections(url: &str, ca_file: &str) {
         .unwrap();
     assert!(!schema.tables.is_empty());
 
+    check_proxy_upstream(url, ca_file).await;
+
     // A root file that does not hold the server's CA is refused.
     let other = format!("{ca_file}.other");
     std::fs::write(&other, authority("some other CA").pem).unwrap();
@@ -235,4 +237,116 @@ async fn check_single_connections(url: &str, ca_file: &str) {
         error.to_string().to_lowercase().contains("certificate"),
         "{error}"
     );
+}
+
+/// keel's engine over a WebSocket to keel-proxy, as the wasm driver does.
+struct Ws(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+#[async_trait::async_trait]
+impl keel_native::protocol::Transport for Ws {
+    async fn write(&mut self, bytes: Vec<u8>) -> keel_native::Result<()> {
+        use futures_util::SinkExt;
+        self.0
+            .send(tokio_tungstenite::tungstenite::Message::Binary(
+                bytes.into(),
+            ))
+            .await
+            .map_err(|e| keel_native::Error::Transport(e.to_string()))
+    }
+
+    async fn read(&mut self) -> keel_native::Result<Option<Vec<u8>>> {
+        loop {
+            match self.0.next().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(keel_native::Error::Transport(e.to_string())),
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(bytes))) => {
+                    return Ok(Some(bytes.to_vec()))
+                }
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => return Ok(None),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+/// The proxy negotiates TLS with the server itself (verify-full against
+/// the test CA), so a client that speaks plain PostgreSQL over the
+/// WebSocket gets a TLS session on the server; a proxy told to verify
+/// against another CA refuses to relay.
+async fn check_proxy_upstream(url: &str, ca_file: &str) {
+    use keel_native::protocol::{Client, StartupConfig};
+    use keel_native::proxy::{Proxy, ProxyConfig};
+
+    let parts = keel_testkit::PgUrl::parse(url).unwrap();
+    let start = |roots: Vec<Vec<u8>>| {
+        let target = format!("{}:{}", parts.host, parts.port);
+        async move {
+            let proxy = Proxy::bind(
+                "127.0.0.1:0",
+                ProxyConfig {
+                    default_target: Some(target),
+                    upstream_tls: Some(TlsSettings {
+                        mode: keel_native::SslMode::VerifyFull,
+                        root_certificates: roots,
+                    }),
+                    ..ProxyConfig::default()
+                },
+            )
+            .await
+            .unwrap();
+            let address = proxy.local_addr().unwrap();
+            tokio::spawn(proxy.serve());
+            format!("ws://{address}")
+        }
+    };
+    let login = |ws: String| {
+        let parts = parts.clone();
+        async move {
+            let (stream, _) = tokio_tungstenite::connect_async(ws).await?;
+            let config = StartupConfig {
+                user: parts.user.clone(),
+                password: Some(parts.password.clone()),
+                database: Some(parts.database.clone()),
+                application_name: Some("keel_proxy_tls".into()),
+                options: None,
+            };
+            Ok::<_, tokio_tungstenite::tungstenite::Error>(
+                Client::connect(Ws(stream), config, &nonce_seed()).await,
+            )
+        }
+    };
+
+    let trusted = keel_native::tls::read_pem_certificates(ca_file).unwrap();
+    let client = login(start(trusted).await).await.unwrap().unwrap();
+    let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let rows = client.query_raw(sql, &[], &[]).await.unwrap();
+    let decoded = keel_native::types::Rows::decode(&["ssl".to_owned()], &rows).unwrap();
+    assert_eq!(
+        decoded.rows[0][0],
+        Value::Bool(true),
+        "the proxy's session uses TLS"
+    );
+    client.close().await.unwrap();
+
+    let stranger = authority("yet another CA");
+    let refused = login(start(vec![stranger.der]).await).await;
+    assert!(
+        !matches!(refused, Ok(Ok(_))),
+        "a proxy that cannot verify the server must not relay"
+    );
+}
+
+/// Fresh per login: a SCRAM nonce must not repeat.
+fn nonce_seed() -> Vec<u8> {
+    use std::hash::{BuildHasher, Hasher};
+    (0..3)
+        .flat_map(|_| {
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+                .to_le_bytes()
+        })
+        .collect()
 }

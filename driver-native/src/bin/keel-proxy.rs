@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use keel_native::proxy::{Proxy, ProxyConfig};
+use keel_native::tls::{read_pem_certificates, SslMode, TlsSettings};
 
 #[derive(Parser)]
 #[command(about = "WebSocket-to-PostgreSQL proxy for keel's wasm driver (Neon wsproxy-compatible)")]
@@ -38,6 +39,12 @@ struct Args {
     /// Print a JSON line with frame and byte counts when each connection ends.
     #[arg(long)]
     stats: bool,
+    /// TLS to PostgreSQL: disable, prefer, require or verify-full (libpq's sslmode).
+    #[arg(long, default_value = "disable")]
+    upstream_sslmode: String,
+    /// PEM file of the CA(s) trusted for --upstream-sslmode verify-full.
+    #[arg(long)]
+    upstream_ca: Option<String>,
 }
 
 async fn shutdown_signal() {
@@ -62,9 +69,28 @@ async fn shutdown_signal() {
     }
 }
 
+fn upstream_tls(args: &Args) -> Result<Option<TlsSettings>, keel_native::NativeError> {
+    let mode = SslMode::parse(&args.upstream_sslmode)?;
+    let root_certificates = match &args.upstream_ca {
+        Some(path) => read_pem_certificates(path)?,
+        None => Vec::new(),
+    };
+    Ok((mode != SslMode::Disable).then_some(TlsSettings {
+        mode,
+        root_certificates,
+    }))
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    let upstream_tls = match upstream_tls(&args) {
+        Ok(tls) => tls,
+        Err(error) => {
+            eprintln!("keel-proxy: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let config = ProxyConfig {
         default_target: args.target,
         allow: args.allow,
@@ -72,6 +98,7 @@ async fn main() -> std::process::ExitCode {
         max_frame_bytes: args.max_frame_bytes,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         delay: Duration::from_millis(args.delay_ms),
+        upstream_tls,
         ..ProxyConfig::default()
     };
     let mut proxy = match Proxy::bind(&args.listen, config).await {
