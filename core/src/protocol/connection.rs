@@ -792,7 +792,12 @@ impl Connection {
                     });
                 if self.preparing.contains(&key) || others {
                     self.prefetch_queued();
-                    return;
+                    if self.preparing.contains(&key) {
+                        return;
+                    }
+                    // Its prefetch could not even be encoded: the next turn
+                    // sends it the usual way, which reports the error.
+                    continue;
                 }
             }
             let Some(queued) = self.queue.pop_front() else {
