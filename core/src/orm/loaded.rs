@@ -131,7 +131,7 @@ impl<M: Model> Loaded<M> {
     {
         let shared = Shared::new(plan).map_err(crate::error::Error::from)?;
         let all: Vec<usize> = (0..shared.plan.rows.len()).collect();
-        let models = decode_rows(&shared, 0, &all)?;
+        let models = Decoder::<M>::new(&shared, 0)?.decode(&all)?;
         Ok(Loaded {
             models,
             shared: Arc::new(shared),
@@ -150,8 +150,9 @@ impl<M: Model> Loaded<M> {
     /// The related models of `self.models[parent]` through `relation`: zero
     /// or one for belongs-to and has-one, any number otherwise.
     pub fn related<C: Model + FromRow>(&self, parent: usize, relation: &str) -> OrmResult<Vec<C>> {
-        let (child, rows) = self.child_rows(parent, relation)?;
-        decode_rows(&self.shared, child, rows)
+        let link = self.link(relation)?;
+        let decoder = Decoder::<C>::new(&self.shared, link.child)?;
+        decoder.decode(self.rows_of(&link, parent)?)
     }
 
     /// Every model's related models through `relation`, in the order of
@@ -161,23 +162,24 @@ impl<M: Model> Loaded<M> {
     /// `Vec<(User, Vec<(Post, Vec<Comment>)>)>` is assembled, with no
     /// further query.
     pub fn children<C: Model + FromRow>(&self, relation: &str) -> OrmResult<Vec<Loaded<C>>> {
+        let link = self.link(relation)?;
+        let decoder = Decoder::<C>::new(&self.shared, link.child)?;
         (0..self.models.len())
             .map(|parent| {
-                let (child, rows) = self.child_rows(parent, relation)?;
-                let models = decode_rows(&self.shared, child, rows)?;
+                let rows = self.rows_of(&link, parent)?;
                 Ok(Loaded {
-                    models,
+                    models: decoder.decode(rows)?,
                     shared: Arc::clone(&self.shared),
-                    node: child,
+                    node: link.child,
                     rows: rows.to_vec(),
                 })
             })
             .collect()
     }
 
-    /// The node loaded through `relation` and the indices of its rows that
-    /// belong to `self.models[parent]`.
-    fn child_rows(&self, parent: usize, relation: &str) -> OrmResult<(usize, &[usize])> {
+    /// Resolves `relation` below this level once: its node, where the key
+    /// is in this level's rows, and the child rows grouped by key.
+    fn link(&self, relation: &str) -> OrmResult<Link<'_>> {
         let shared = &*self.shared;
         let child = shared.nodes[self.node]
             .children
@@ -188,12 +190,6 @@ impl<M: Model> Loaded<M> {
                 model: M::TABLE,
                 relation: relation.to_owned(),
             })?;
-        let Some(&row) = self.rows.get(parent) else {
-            return Err(OrmError::Usage {
-                model: M::TABLE,
-                problem: format!("no model at index {parent}"),
-            });
-        };
         let (level, _) = shared.level(self.node);
         let (children, load) = shared.level(child);
         let Some(load) = load else {
@@ -202,20 +198,6 @@ impl<M: Model> Loaded<M> {
                 problem: format!("relation {relation} has no plan level"),
             });
         };
-        let index = column(&level.rows, &load.parent_key, M::TABLE)?;
-        let Some(parent_row) = level.rows.row(row) else {
-            return Err(OrmError::Usage {
-                model: M::TABLE,
-                problem: format!("no row at index {row}"),
-            });
-        };
-        let key = key_of(
-            &shared.nodes[self.node].types,
-            index,
-            parent_row.get(index),
-            &load.parent_key,
-            M::TABLE,
-        )?;
         let groups = match shared.nodes[child].groups.get() {
             Some(groups) => groups,
             None => {
@@ -228,30 +210,82 @@ impl<M: Model> Loaded<M> {
                 shared.nodes[child].groups.get_or_init(|| built)
             }
         };
-        Ok((
+        Ok(Link {
             child,
-            key.and_then(|k| groups.get(&k))
-                .map_or(&[][..], Vec::as_slice),
-        ))
+            rows: &level.rows,
+            key: column(&level.rows, &load.parent_key, M::TABLE)?,
+            key_name: &load.parent_key,
+            groups,
+        })
+    }
+
+    /// The indices of the child rows that belong to `self.models[parent]`.
+    fn rows_of<'l>(&self, link: &Link<'l>, parent: usize) -> OrmResult<&'l [usize]> {
+        let row = self
+            .rows
+            .get(parent)
+            .and_then(|&row| link.rows.row(row))
+            .ok_or_else(|| OrmError::Usage {
+                model: M::TABLE,
+                problem: format!("no model at index {parent}"),
+            })?;
+        let key = key_of(
+            &self.shared.nodes[self.node].types,
+            link.key,
+            row.get(link.key),
+            link.key_name,
+            M::TABLE,
+        )?;
+        Ok(key
+            .and_then(|k| link.groups.get(&k))
+            .map_or(&[][..], Vec::as_slice))
     }
 }
 
-fn decode_rows<C: Model + FromRow>(
-    shared: &Shared,
-    node: usize,
-    rows: &[usize],
-) -> OrmResult<Vec<C>> {
-    let raw = &shared.level(node).0.rows;
-    let types = &shared.nodes[node].types;
-    let error = |source| OrmError::Row {
-        model: C::TABLE,
-        source,
-    };
-    let indices = C::raw_columns(raw).map_err(error)?;
-    rows.iter()
-        .filter_map(|&i| raw.row(i))
-        .map(|row| C::from_raw_row(row, types, &indices).map_err(error))
-        .collect()
+/// A relation below a level, resolved for reading it parent by parent.
+struct Link<'a> {
+    child: usize,
+    /// The parent level's rows and where its key is in them.
+    rows: &'a RawRows,
+    key: usize,
+    key_name: &'a str,
+    groups: &'a HashMap<Key, Vec<usize>>,
+}
+
+/// Decodes rows of one plan level into `C`, its columns resolved once.
+struct Decoder<'a, C> {
+    raw: &'a RawRows,
+    types: &'a [Option<PgType>],
+    indices: Vec<usize>,
+    model: std::marker::PhantomData<C>,
+}
+
+impl<'a, C: Model + FromRow> Decoder<'a, C> {
+    fn new(shared: &'a Shared, node: usize) -> OrmResult<Self> {
+        let raw = &shared.level(node).0.rows;
+        let indices = C::raw_columns(raw).map_err(|source| OrmError::Row {
+            model: C::TABLE,
+            source,
+        })?;
+        Ok(Decoder {
+            raw,
+            types: &shared.nodes[node].types,
+            indices,
+            model: std::marker::PhantomData,
+        })
+    }
+
+    fn decode(&self, rows: &[usize]) -> OrmResult<Vec<C>> {
+        rows.iter()
+            .filter_map(|&i| self.raw.row(i))
+            .map(|row| {
+                C::from_raw_row(row, self.types, &self.indices).map_err(|source| OrmError::Row {
+                    model: C::TABLE,
+                    source,
+                })
+            })
+            .collect()
+    }
 }
 
 /// The grouping key of one key cell; `None` for NULL, which matches nothing.
