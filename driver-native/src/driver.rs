@@ -5,6 +5,7 @@ use std::error::Error as _;
 use deadpool_postgres::ClientWrapper;
 use keel_core::compile::Statement;
 use keel_core::error::{Error, Result, ServerError};
+use keel_core::protocol::REPREPARE_CODES;
 use keel_core::rows::{ColumnDesc, RawRows};
 use keel_core::types::PgType;
 use keel_core::Driver;
@@ -161,14 +162,12 @@ impl From<Error> for Failure {
 }
 
 /// A cached prepared statement the server no longer accepts: its result
-/// type changed under it after DDL (`0A000`, "cached plan must not change
-/// result type"), or it no longer exists because something ran
-/// `DEALLOCATE`/`DISCARD ALL` (`26000`).
+/// type changed under it after DDL, or something ran `DEALLOCATE`/`DISCARD
+/// ALL`. The codes are the core engine's, so both drivers retry alike.
 fn is_stale_statement(error: &tokio_postgres::Error) -> bool {
-    error.as_db_error().is_some_and(|db| {
-        let code = db.code().code();
-        code == "26000" || (code == "0A000" && db.message().contains("cached plan"))
-    })
+    error
+        .as_db_error()
+        .is_some_and(|db| REPREPARE_CODES.contains(&db.code().code()))
 }
 
 async fn prepare(

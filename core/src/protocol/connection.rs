@@ -323,7 +323,9 @@ pub const DEFAULT_STATEMENT_CACHE: usize = 256;
 /// SQLSTATEs after which a cached statement is prepared again once:
 /// "cached plan must not change result type" and "prepared statement does
 /// not exist" (after `DISCARD ALL`, or a pooler switching sessions).
-const REPREPARE_CODES: &[&str] = &["0A000", "26000"];
+/// Drivers that keep their own statement cache (the native one) use the
+/// same list.
+pub const REPREPARE_CODES: &[&str] = &["0A000", "26000"];
 
 /// A PostgreSQL client session as a pure state machine.
 ///

@@ -31,7 +31,7 @@ pub use client::{Client, Notification, PipelineStatement};
 pub use config::StartupConfig;
 pub use connection::{
     BackendKey, Connection, Event, RequestId, StatementResult, TransactionStatus,
-    DEFAULT_STATEMENT_CACHE,
+    DEFAULT_STATEMENT_CACHE, REPREPARE_CODES,
 };
 #[doc(hidden)]
 pub use fuzz::fuzz_engine;
