@@ -166,26 +166,21 @@ impl Flat {
                         [1] => kind::TRUE,
                         _ => flat.decoded(ty, bytes, options).map_err(invalid)?,
                     },
-                    (Some(bytes), Reader::Int2) => match <[u8; 2]>::try_from(bytes) {
-                        Ok(b) => flat.number(f64::from(i16::from_be_bytes(b))),
-                        Err(_) => flat.decoded(ty, bytes, options).map_err(invalid)?,
-                    },
-                    (Some(bytes), Reader::Int4) => match <[u8; 4]>::try_from(bytes) {
-                        Ok(b) => flat.number(f64::from(i32::from_be_bytes(b))),
-                        Err(_) => flat.decoded(ty, bytes, options).map_err(invalid)?,
-                    },
-                    (Some(bytes), Reader::Oid) => match <[u8; 4]>::try_from(bytes) {
-                        Ok(b) => flat.number(f64::from(u32::from_be_bytes(b))),
-                        Err(_) => flat.decoded(ty, bytes, options).map_err(invalid)?,
-                    },
-                    (Some(bytes), Reader::Float4) => match <[u8; 4]>::try_from(bytes) {
-                        Ok(b) => flat.number(f64::from(f32::from_be_bytes(b))),
-                        Err(_) => flat.decoded(ty, bytes, options).map_err(invalid)?,
-                    },
-                    (Some(bytes), Reader::Float8) => match <[u8; 8]>::try_from(bytes) {
-                        Ok(b) => flat.number(f64::from_be_bytes(b)),
-                        Err(_) => flat.decoded(ty, bytes, options).map_err(invalid)?,
-                    },
+                    (Some(bytes), Reader::Int2) => flat
+                        .fixed(ty, bytes, options, |b| f64::from(i16::from_be_bytes(b)))
+                        .map_err(invalid)?,
+                    (Some(bytes), Reader::Int4) => flat
+                        .fixed(ty, bytes, options, |b| f64::from(i32::from_be_bytes(b)))
+                        .map_err(invalid)?,
+                    (Some(bytes), Reader::Oid) => flat
+                        .fixed(ty, bytes, options, |b| f64::from(u32::from_be_bytes(b)))
+                        .map_err(invalid)?,
+                    (Some(bytes), Reader::Float4) => flat
+                        .fixed(ty, bytes, options, |b| f64::from(f32::from_be_bytes(b)))
+                        .map_err(invalid)?,
+                    (Some(bytes), Reader::Float8) => flat
+                        .fixed(ty, bytes, options, f64::from_be_bytes)
+                        .map_err(invalid)?,
                     (Some(bytes), Reader::Int8) => match <[u8; 8]>::try_from(bytes) {
                         Ok(b) if !options.int8_as_string => {
                             flat.bigs.push(i64::from_be_bytes(b));
@@ -209,6 +204,21 @@ impl Flat {
             }
         }
         Ok(Some(flat))
+    }
+
+    /// A fixed-width number read straight from its `N` bytes; any other
+    /// length goes to the core's decoder for its error.
+    fn fixed<const N: usize>(
+        &mut self,
+        ty: Option<&PgType>,
+        bytes: &[u8],
+        options: ValueOptions,
+        read: impl FnOnce([u8; N]) -> f64,
+    ) -> Result<u8, String> {
+        match <[u8; N]>::try_from(bytes) {
+            Ok(b) => Ok(self.number(read(b))),
+            Err(_) => self.decoded(ty, bytes, options),
+        }
     }
 
     /// A cell through the core's decoder, then into the flat form (the
