@@ -49,6 +49,27 @@ pub fn pgbench_version() -> Option<String> {
 }
 
 /// pgbench with the connection taken from the URL (libpq environment).
+/// The tokio-postgres + deadpool contender's pool: `size` connections,
+/// fast recycling (as keel's pool), `wait` as the acquire timeout.
+pub fn deadpool(
+    url: &str,
+    size: usize,
+    wait: Option<Duration>,
+) -> BenchResult<deadpool_postgres::Pool> {
+    let mut config = deadpool_postgres::Config::new();
+    config.url = Some(url.to_owned());
+    let mut pool = deadpool_postgres::PoolConfig::new(size);
+    pool.timeouts.wait = wait;
+    config.pool = Some(pool);
+    config.manager = Some(deadpool_postgres::ManagerConfig {
+        recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+    });
+    Ok(config.create_pool(
+        Some(deadpool_postgres::Runtime::Tokio1),
+        tokio_postgres::NoTls,
+    )?)
+}
+
 fn pgbench(url: &str) -> BenchResult<Command> {
     let path = pgbench_path().ok_or_else(|| {
         BenchError::Setup("pgbench not found on PATH or under /usr/lib/postgresql/*/bin".into())
@@ -166,16 +187,7 @@ pub async fn run(settings: &Settings, schema: &Schema) -> BenchResult<Workload> 
     )
     .await?;
     let keel = Arc::new(Db::new(keel_pool, schema.clone()));
-    let mut config = deadpool_postgres::Config::new();
-    config.url = Some(url.to_owned());
-    config.pool = Some(deadpool_postgres::PoolConfig::new(POOL_SIZE));
-    config.manager = Some(deadpool_postgres::ManagerConfig {
-        recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-    });
-    let deadpool = config.create_pool(
-        Some(deadpool_postgres::Runtime::Tokio1),
-        tokio_postgres::NoTls,
-    )?;
+    let deadpool = deadpool(url, POOL_SIZE, None)?;
 
     let mut workload = Workload::new(
         "pool",

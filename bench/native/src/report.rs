@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use keel_native::types::Timestamp;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -117,30 +118,16 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-/// The current time as `YYYY-MM-DDTHH:MM:SSZ`, without a date crate.
+/// The current time as `YYYY-MM-DDTHH:MM:SSZ`, formatted by keel's own
+/// `Timestamp` (whole seconds, so no fraction is printed).
 pub fn utc_now() -> String {
+    /// Seconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
+    const PG_EPOCH: i64 = 946_684_800;
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
         .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    Timestamp::from_micros((secs - PG_EPOCH) * 1_000_000).to_string()
 }
 
 #[cfg(test)]

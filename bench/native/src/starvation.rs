@@ -91,18 +91,7 @@ async fn pools(url: &str, acquire: Duration) -> BenchResult<Pools> {
         },
     )
     .await?;
-    let mut config = deadpool_postgres::Config::new();
-    config.url = Some(url.to_owned());
-    let mut pool_config = deadpool_postgres::PoolConfig::new(POOL_SIZE);
-    pool_config.timeouts.wait = Some(acquire);
-    config.pool = Some(pool_config);
-    config.manager = Some(deadpool_postgres::ManagerConfig {
-        recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-    });
-    let deadpool = config.create_pool(
-        Some(deadpool_postgres::Runtime::Tokio1),
-        tokio_postgres::NoTls,
-    )?;
+    let deadpool = crate::pool::deadpool(url, POOL_SIZE, Some(acquire))?;
     // Open every connection before timing, as keel's min_idle and sqlx's
     // min_connections do.
     let mut held = Vec::with_capacity(POOL_SIZE);
