@@ -52,6 +52,11 @@ export function connectionOf(url) {
   };
 }
 
+/** Now, as the results contract's `started_at` (whole seconds, UTC). */
+export function utcNow() {
+  return new Date().toISOString().replace(/\.\d+Z$/, "Z");
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

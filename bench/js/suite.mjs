@@ -23,13 +23,14 @@ import {
   progress,
   root,
   writeResults,
+  utcNow,
 } from "./common.mjs";
 import { startRelay } from "./relay.mjs";
 import { ROWS, createUsers, idAt, usersSchema } from "./users.mjs";
 
 const options = parseArgs();
 const db = connectionOf(options.url);
-const startedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+const startedAt = utcNow();
 /** One-way latency injected in each direction for the fan-out workload. */
 const DELAY_MS = 5;
 const FAN_OUT = 10;
@@ -115,18 +116,15 @@ async function neonSession(route) {
   // The server only accepts SCRAM, so the login cannot be pipelined.
   client.neonConfig.pipelineConnect = false;
   client.neonConfig.forceDisablePgSSL = true;
-  await client.connect();
-  const lookup = (id) => client.query(LOOKUP_SQL, [id]).then((r) => r.rows);
-  return {
-    fetchAll: async () => (await client.query(FETCH_SQL)).rows,
-    lookup: async (id) => (await lookup(id))[0],
-    promiseAll: (ids) => Promise.all(ids.map(lookup)),
-    close: () => client.end(),
-  };
+  return pgLikeSession(client);
 }
 
 async function pgSession(route, clientOptions = {}) {
-  const client = new pg.Client({ ...db, host: route.host, port: route.port, ...clientOptions });
+  return pgLikeSession(new pg.Client({ ...db, host: route.host, port: route.port, ...clientOptions }));
+}
+
+/** A session over a client with pg's API (pg itself, and Neon's driver). */
+async function pgLikeSession(client) {
   await client.connect();
   const lookup = (id) => client.query(LOOKUP_SQL, [id]).then((r) => r.rows);
   return {

@@ -4,11 +4,11 @@
 // bench/results/wasm.json (the shared contract). Needs scripts/build-wasm first.
 //
 // usage: node bench/js/wasm.mjs --out bench/results/wasm.json [--repeats N] [--quick]
-import { commandLine, median, output, packageVersion, parseArgs, progress, root, round, writeResults } from "./common.mjs";
+import { commandLine, median, output, packageVersion, parseArgs, progress, root, round, utcNow, writeResults } from "./common.mjs";
 import { measureWasm } from "./wasm-size.mjs";
 
 const options = parseArgs(process.argv.slice(2), { needsUrl: false });
-const startedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+const startedAt = utcNow();
 /** Compile+instantiate runs per sample; the sample is their median. */
 const RUNS_PER_SAMPLE = options.quick ? 5 : 10;
 const kb = (bytes) => round(bytes / 1024);

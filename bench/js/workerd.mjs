@@ -26,12 +26,13 @@ import {
   root,
   round,
   writeResults,
+  utcNow,
 } from "./common.mjs";
 import { ROWS, createUsers, usersSchema } from "./users.mjs";
 
 const options = parseArgs();
 const db = connectionOf(options.url);
-const startedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+const startedAt = utcNow();
 const size = options.quick
   ? { fetch: 3, lookup: 100, warmup: 2 }
   : { fetch: 20, lookup: 2000, warmup: 10 };
