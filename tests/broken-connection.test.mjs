@@ -7,9 +7,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import path from "node:path";
-import { Miniflare } from "miniflare";
 import { Schema, connect, init, insertInto, tcpTransport, webSocketTransport } from "keel-orm";
-import { root, server, startProxy, startTcpRelay } from "./support.mjs";
+import { root, server, startProxy, startTcpRelay, startWorker } from "./support.mjs";
 
 const table = `keel_broken_${process.pid}_${Date.now()}`;
 const raw = (sql, columns) => ({ version: 1, raw: { sql, ...(columns ? { columns } : {}) } });
@@ -138,15 +137,9 @@ test("a TCP socket drops mid-transaction inside workerd (cloudflare:sockets): pr
   const setup = await connect(await tcpTransport({ host: pg.host, port: Number(pg.port) }), new Schema({ tables: [] }), options);
   await setup.query(raw(`CREATE TABLE ${workerTable} (id int4 PRIMARY KEY)`));
   const relay = await startTcpRelay({ target: `${pg.host}:${pg.port}` });
-  const mf = new Miniflare({
-    modules: true,
+  const mf = await startWorker({
     scriptPath: path.join(root, "tests", "workerd", "worker.mjs"),
     modulesRoot: root,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2025-09-01",
     bindings: { PG_HOST: "127.0.0.1", PG_PORT: String(relay.port), PG_USER: pg.user, PG_PASSWORD: pg.password },
   });
   try {

@@ -9,8 +9,7 @@ import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { Miniflare } from "miniflare";
-import { root, run, server } from "./support.mjs";
+import { root, run, server, startWorker } from "./support.mjs";
 
 const exec = promisify(execFile);
 const music = path.join(root, "examples", "music");
@@ -140,15 +139,9 @@ export default {
   const native = JSON.parse(
     await run("keel", ["query", "--detailed", "--schema", schemaPath, `${pg.url}/music`, queryPath]),
   );
-  const mf = new Miniflare({
-    modules: true,
+  const mf = await startWorker({
     scriptPath: path.join(app, "build", "worker.js"),
     modulesRoot: path.join(app, "build"),
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2025-09-01",
     bindings: {
       PG_HOST: pg.host,
       PG_PORT: String(pg.port),

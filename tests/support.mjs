@@ -168,3 +168,24 @@ export async function selfSignedCertificate(dir) {
   if (code !== 0) return null;
   return { key: await readFile(path.join(where, "key.pem"), "utf8"), cert: await readFile(path.join(where, "cert.pem"), "utf8") };
 }
+
+/**
+ * A worker in workerd through miniflare: `scriptPath` with the modules under
+ * `modulesRoot` and `bindings` as its env. keel ships ES modules with a .js
+ * extension (miniflare would take .js for CommonJS) and its wasm is imported
+ * as a compiled module, as Workers require.
+ */
+export async function startWorker({ scriptPath, modulesRoot, bindings }) {
+  const { Miniflare } = await import("miniflare");
+  return new Miniflare({
+    modules: true,
+    scriptPath,
+    modulesRoot,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2025-09-01",
+    bindings,
+  });
+}

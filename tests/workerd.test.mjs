@@ -6,8 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { Miniflare } from "miniflare";
-import { root, run, server, startProxy } from "./support.mjs";
+import { root, run, server, startProxy, startWorker } from "./support.mjs";
 
 const music = path.join(root, "examples", "music");
 const schemaPath = path.join(music, "schema.json");
@@ -24,16 +23,9 @@ before(async () => {
   native = JSON.parse(
     await run("keel", ["query", "--detailed", "--schema", schemaPath, `${pg.url}/music`, queryPath]),
   );
-  mf = new Miniflare({
-    modules: true,
+  mf = await startWorker({
     scriptPath: path.join(root, "tests", "workerd", "worker.mjs"),
     modulesRoot: root,
-    // keel ships ES modules with a .js extension; miniflare defaults .js to CommonJS.
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2025-09-01",
     bindings: {
       PG_HOST: pg.host,
       PG_PORT: String(pg.port),
