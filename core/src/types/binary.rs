@@ -28,9 +28,14 @@ pub(crate) fn decode(ty: &PgType, bytes: &[u8]) -> Result<Value, String> {
 }
 
 fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], String> {
-    bytes
-        .try_into()
-        .map_err(|_| format!("expected {N} bytes, got {}", bytes.len()))
+    bytes.try_into().map_err(|_| wrong_length(N, bytes.len()))
+}
+
+/// Out of line: `fixed` is instantiated for every width.
+#[cold]
+#[inline(never)]
+fn wrong_length(expected: usize, got: usize) -> String {
+    format!("expected {expected} bytes, got {got}")
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, String> {
