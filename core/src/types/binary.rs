@@ -405,7 +405,7 @@ fn encode_at(value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), Strin
 
 /// A length-prefixed element, as arrays, ranges and records nest them.
 fn encode_cell(value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
-    if *value == Value::Null {
+    if matches!(value, Value::Null) {
         out.extend_from_slice(&(-1i32).to_be_bytes());
         return Ok(());
     }
@@ -426,7 +426,7 @@ fn encode_array(array: &Array, out: &mut Vec<u8>, depth: usize) -> Result<(), St
             array.element
         ));
     }
-    let has_null = array.elements.contains(&Value::Null);
+    let has_null = array.elements.iter().any(|v| matches!(v, Value::Null));
     let ndim = i32::try_from(array.dims.len()).map_err(|_| "too many dimensions")?;
     out.extend_from_slice(&ndim.to_be_bytes());
     out.extend_from_slice(&i32::from(has_null).to_be_bytes());
