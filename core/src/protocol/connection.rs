@@ -124,7 +124,6 @@ enum Phase {
 /// A request as the caller described it. It is encoded only when it is
 /// transmitted, so a prepared statement sees the statement cache as it is
 /// at that moment (an earlier request may have just prepared it).
-#[derive(Clone)]
 enum Spec {
     OneShot {
         sql: String,
@@ -189,9 +188,9 @@ struct Pending {
     describing: Option<Describing>,
     /// For a prefetch: the statement it prepares, which executions wait on.
     prefetch: Option<CacheKey>,
-    /// For an execution of a cached statement: how to prepare it afresh if
-    /// the server lost it or its result type changed.
-    retry: Option<(CacheKey, Spec)>,
+    /// For an execution of a cached statement: its statement and parameters,
+    /// to prepare it afresh if the server lost it or its result type changed.
+    retry: Option<(CacheKey, Vec<Option<Vec<u8>>>)>,
     retry_now: bool,
     portal_rows: i32,
 }
@@ -950,7 +949,6 @@ impl Connection {
             retry_now: false,
             portal_rows: 0,
         };
-        let retry_spec = queued.spec.clone();
         match queued.spec {
             Spec::OneShot {
                 sql,
@@ -979,7 +977,7 @@ impl Connection {
                         request::sync(&mut buf);
                         pending.progress = Progress::AwaitingBind(Some(columns));
                         if !retried {
-                            pending.retry = Some((key, retry_spec));
+                            pending.retry = Some((key, params));
                         }
                     }
                     None => {
@@ -1411,7 +1409,7 @@ impl Connection {
                 tag,
             },
             Progress::Failed(error) => {
-                if let Some((key, spec)) = front.retry {
+                if let Some((key, params)) = front.retry {
                     // The server lost the statement or its result type
                     // changed: forget it, and prepare it afresh once, unless
                     // the failure aborted a transaction block.
@@ -1421,32 +1419,25 @@ impl Connection {
                         }
                     }
                     if front.retry_now && status != TransactionStatus::Failed {
-                        if let Spec::Prepared {
-                            sql,
-                            param_oids,
-                            params,
-                            ..
-                        } = spec
-                        {
-                            let retry = Queued {
-                                id: front.id,
-                                spec: Spec::Prepared {
-                                    sql,
-                                    param_oids,
-                                    params,
-                                    retried: true,
-                                },
-                            };
-                            // Ahead of later requests, behind any Close just queued.
-                            let at = self
-                                .queue
-                                .iter()
-                                .take_while(|q| matches!(q.spec, Spec::Close { .. }))
-                                .count();
-                            self.queue.insert(at, retry);
-                            self.release();
-                            return Ok(());
-                        }
+                        let (sql, param_oids) = key;
+                        let retry = Queued {
+                            id: front.id,
+                            spec: Spec::Prepared {
+                                sql,
+                                param_oids,
+                                params,
+                                retried: true,
+                            },
+                        };
+                        // Ahead of later requests, behind any Close just queued.
+                        let at = self
+                            .queue
+                            .iter()
+                            .take_while(|q| matches!(q.spec, Spec::Close { .. }))
+                            .count();
+                        self.queue.insert(at, retry);
+                        self.release();
+                        return Ok(());
                     }
                 }
                 Event::QueryFailed {
