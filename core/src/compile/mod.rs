@@ -18,6 +18,7 @@ pub mod plan;
 mod select;
 
 use crate::error::Result;
+use crate::query::select::{Select, SelectItem};
 use crate::query::{Query, QueryBody, FORMAT_VERSION};
 use crate::schema::{PgType, Schema};
 use crate::types::Value;
@@ -101,12 +102,28 @@ pub(crate) fn compile_body(body: &QueryBody, schema: &Schema) -> Result<Statemen
             });
         }
     };
-    Ok(Statement {
+    Ok(statement(ctx, columns))
+}
+
+/// A plan's root: `select` with `columns` (its own plus the loads' keys)
+/// in place of its column list.
+pub(crate) fn compile_root(
+    select: &Select,
+    columns: &Option<Vec<SelectItem>>,
+    schema: &Schema,
+) -> Result<Statement, CompileError> {
+    let mut ctx = context::Ctx::new(schema);
+    let columns = select::compile_select_as(&mut ctx, select, columns)?;
+    Ok(statement(ctx, columns))
+}
+
+fn statement(ctx: context::Ctx<'_>, columns: Vec<select::OutColumn>) -> Statement {
+    Statement {
         sql: ctx.sql,
         params: ctx.params,
         param_types: ctx.param_types,
         columns: columns.into_iter().map(|(name, _)| name).collect(),
-    })
+    }
 }
 
 #[cfg(test)]

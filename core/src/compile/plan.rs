@@ -8,7 +8,7 @@
 //! `params[0]` as a placeholder for those keys.
 
 use super::error::CompileError;
-use super::{check_version, compile_body, Statement};
+use super::{check_version, compile_body, compile_root, Statement};
 use crate::query::filter::InList;
 use crate::query::select::{Include, Join, JoinKind, Select, SelectItem};
 use crate::query::{Filter, Query, QueryBody};
@@ -53,15 +53,16 @@ pub fn compile_plan(query: &Query, schema: &Schema) -> Result<Plan, CompileError
         .ok_or_else(|| CompileError::UnknownModel {
             model: select.from.clone(),
         })?;
-    let mut root = select.clone();
-    root.with.clear();
+    // Only the column list changes (keys the loads need), so the rest of
+    // the select is compiled in place rather than cloned.
+    let mut columns = select.columns.clone();
     let loads = select
         .with
         .iter()
-        .map(|include| plan_include(schema, table, &mut root.columns, include))
+        .map(|include| plan_include(schema, table, &mut columns, include))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Plan {
-        root: compile_body(&QueryBody::Select(root), schema)?,
+        root: compile_root(select, &columns, schema)?,
         loads,
     })
 }

@@ -1,5 +1,6 @@
 //! SELECT, set operations and CTEs.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::context::{Ctx, Entry, TableRef};
@@ -19,6 +20,15 @@ pub(crate) fn compile_select(
     ctx: &mut Ctx<'_>,
     select: &Select,
 ) -> Result<Vec<OutColumn>, CompileError> {
+    compile_select_as(ctx, select, &select.columns)
+}
+
+/// [`compile_select`] with `columns` in place of `select.columns`.
+pub(crate) fn compile_select_as(
+    ctx: &mut Ctx<'_>,
+    select: &Select,
+    columns: &Option<Vec<SelectItem>>,
+) -> Result<Vec<OutColumn>, CompileError> {
     compile_ctes(ctx, &select.ctes)?;
     let table = ctx.table(&select.from)?;
     let alias = select.alias.clone().unwrap_or_else(|| table.name.clone());
@@ -26,7 +36,7 @@ pub(crate) fn compile_select(
         name: alias.clone(),
         table: table.clone(),
     });
-    let result = select_body(ctx, select, &table, &alias);
+    let result = select_body(ctx, select, columns, &table, &alias);
     ctx.pop_frame();
     result
 }
@@ -34,6 +44,7 @@ pub(crate) fn compile_select(
 fn select_body(
     ctx: &mut Ctx<'_>,
     select: &Select,
+    columns: &Option<Vec<SelectItem>>,
     table: &TableRef<'_>,
     alias: &str,
 ) -> Result<Vec<OutColumn>, CompileError> {
@@ -61,7 +72,7 @@ fn select_body(
         ctx.sql.push_str(") ");
     }
 
-    let items = projection(ctx, select, table)?;
+    let items = projection(ctx, select, columns, table)?;
     let aggregated = items.iter().any(|(e, _)| has_aggregate(e));
     if aggregated && select.group_by.is_empty() {
         if let Some(column) = items.iter().find_map(|(e, _)| bare_column(e)) {
@@ -84,7 +95,7 @@ fn select_body(
         }
         ctx.subject.clone_from(name);
         compile_expr(ctx, expr, None, Clause::Projection)?;
-        let natural = match expr {
+        let natural = match &**expr {
             crate::query::Expr::Column(c) => c.rsplit('.').next() == Some(name.as_str()),
             _ => false,
         };
@@ -127,7 +138,7 @@ fn select_body(
             // PostgreSQL would not see the two as the same expression.
             let position = items
                 .iter()
-                .position(|(item, _)| item == e && !matches!(e, crate::query::Expr::Column(_)));
+                .position(|(item, _)| **item == *e && !matches!(e, crate::query::Expr::Column(_)));
             match position {
                 Some(p) => ctx.sql.push_str(&(p + 1).to_string()),
                 None => compile_expr(ctx, e, None, Clause::GroupBy)?,
@@ -171,12 +182,14 @@ fn select_body(
 }
 
 /// The select list as (expression, result name): the named items, or every
-/// column of the table minus `defer`.
-fn projection(
+/// column of the table minus `defer`. Borrowed where the query has the
+/// expression, so no subtree is cloned.
+fn projection<'q>(
     ctx: &Ctx<'_>,
     select: &Select,
+    columns: &'q Option<Vec<SelectItem>>,
     table: &Table,
-) -> Result<Vec<(crate::query::Expr, String)>, CompileError> {
+) -> Result<Vec<(Cow<'q, crate::query::Expr>, String)>, CompileError> {
     for name in &select.defer {
         if table.column(name).is_none() {
             return Err(CompileError::UnknownColumn {
@@ -185,12 +198,15 @@ fn projection(
             });
         }
     }
-    let items: Vec<(crate::query::Expr, String)> = match &select.columns {
+    let items: Vec<(Cow<'q, crate::query::Expr>, String)> = match columns {
         None => table
             .columns
             .iter()
             .filter(|c| !select.defer.contains(&c.name))
-            .map(|c| (crate::query::Expr::Column(c.name.clone()), c.name.clone()))
+            .map(|c| {
+                let expr = crate::query::Expr::Column(c.name.clone());
+                (Cow::Owned(expr), c.name.clone())
+            })
             .collect(),
         Some(items) => {
             if !select.defer.is_empty() {
@@ -204,9 +220,9 @@ fn projection(
                 .map(|item| match item {
                     SelectItem::Column(c) => {
                         let name = ctx.resolve(c).map(|r| r.column().name.clone())?;
-                        Ok((crate::query::Expr::Column(c.clone()), name))
+                        Ok((Cow::Owned(crate::query::Expr::Column(c.clone())), name))
                     }
-                    SelectItem::Expr { expr, alias } => Ok((expr.clone(), alias.clone())),
+                    SelectItem::Expr { expr, alias } => Ok((Cow::Borrowed(expr), alias.clone())),
                 })
                 .collect::<Result<_, CompileError>>()?
         }

@@ -1,6 +1,6 @@
 //! The connection state machine: bytes in, bytes and events out.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use bytes::BytesMut;
@@ -124,7 +124,6 @@ enum Phase {
 /// A request as the caller described it. It is encoded only when it is
 /// transmitted, so a prepared statement sees the statement cache as it is
 /// at that moment (an earlier request may have just prepared it).
-#[derive(Clone)]
 enum Spec {
     OneShot {
         sql: String,
@@ -189,9 +188,9 @@ struct Pending {
     describing: Option<Describing>,
     /// For a prefetch: the statement it prepares, which executions wait on.
     prefetch: Option<CacheKey>,
-    /// For an execution of a cached statement: how to prepare it afresh if
-    /// the server lost it or its result type changed.
-    retry: Option<(CacheKey, Spec)>,
+    /// For an execution of a cached statement: its statement and parameters,
+    /// to prepare it afresh if the server lost it or its result type changed.
+    retry: Option<(CacheKey, Vec<Option<Vec<u8>>>)>,
     retry_now: bool,
     portal_rows: i32,
 }
@@ -251,6 +250,32 @@ impl Progress {
 }
 
 type CacheKey = (String, Vec<u32>);
+
+/// Statement keys in flight. A list: it holds at most the queued
+/// statements, and searching it costs less than another hash set
+/// instantiation costs the wasm module.
+#[derive(Default)]
+struct KeySet(Vec<CacheKey>);
+
+impl KeySet {
+    fn contains(&self, key: &CacheKey) -> bool {
+        self.0.contains(key)
+    }
+
+    fn insert(&mut self, key: CacheKey) {
+        if !self.contains(&key) {
+            self.0.push(key);
+        }
+    }
+
+    fn remove(&mut self, key: &CacheKey) -> bool {
+        let found = self.0.iter().position(|k| k == key);
+        if let Some(at) = found {
+            self.0.swap_remove(at);
+        }
+        found.is_some()
+    }
+}
 
 /// Named prepared statements by SQL and parameter types, least recently
 /// used first out. A capacity of 0 means unnamed statements only, which is
@@ -347,17 +372,18 @@ pub struct Connection {
     /// Requests transmitted and not yet finished, in order.
     pending: VecDeque<Pending>,
     next_request: u64,
-    parameters: HashMap<String, String>,
+    /// A few dozen at most, so a list rather than a map.
+    parameters: Vec<(String, String)>,
     backend_key: Option<BackendKey>,
     transaction_status: TransactionStatus,
     cache: StatementCache,
     /// Set by [`hold`](Connection::hold): requests are queued, not sent.
     held: bool,
     /// Statements being prefetched; executions of them wait in the queue.
-    preparing: HashSet<CacheKey>,
+    preparing: KeySet,
     /// Statements whose prefetch failed: their execution prepares them the
     /// usual way, in its own unit, so that it gets the server's error.
-    unpreparable: HashSet<CacheKey>,
+    unpreparable: KeySet,
 }
 
 impl fmt::Debug for Connection {
@@ -401,7 +427,7 @@ impl Connection {
             queue: VecDeque::new(),
             pending: VecDeque::new(),
             next_request: 0,
-            parameters: HashMap::new(),
+            parameters: Vec::new(),
             backend_key: None,
             transaction_status: TransactionStatus::Idle,
             cache: StatementCache {
@@ -412,8 +438,8 @@ impl Connection {
                 prefix: "keel".to_owned(),
             },
             held: false,
-            preparing: HashSet::new(),
-            unpreparable: HashSet::new(),
+            preparing: KeySet::default(),
+            unpreparable: KeySet::default(),
         }
     }
 
@@ -682,7 +708,10 @@ impl Connection {
     }
 
     pub fn parameter(&self, name: &str) -> Option<&str> {
-        self.parameters.get(name).map(String::as_str)
+        self.parameters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn backend_key(&self) -> Option<BackendKey> {
@@ -707,8 +736,8 @@ impl Connection {
         }
         self.queue.clear();
         self.pending.clear();
-        self.preparing.clear();
-        self.unpreparable.clear();
+        self.preparing.0.clear();
+        self.unpreparable.0.clear();
         frontend::terminate(&mut self.transmit);
         self.phase = Phase::Terminated;
     }
@@ -850,7 +879,7 @@ impl Connection {
     fn prefetch_queued(&mut self) {
         let limit = (self.cache.capacity / 2).max(1);
         for index in 0..self.prefetchable().count() {
-            if self.preparing.len() >= limit {
+            if self.preparing.0.len() >= limit {
                 return;
             }
             let key = self.queue.get(index).and_then(|q| self.uncached(&q.spec));
@@ -920,7 +949,6 @@ impl Connection {
             retry_now: false,
             portal_rows: 0,
         };
-        let retry_spec = queued.spec.clone();
         match queued.spec {
             Spec::OneShot {
                 sql,
@@ -949,7 +977,7 @@ impl Connection {
                         request::sync(&mut buf);
                         pending.progress = Progress::AwaitingBind(Some(columns));
                         if !retried {
-                            pending.retry = Some((key, retry_spec));
+                            pending.retry = Some((key, params));
                         }
                     }
                     None => {
@@ -1054,18 +1082,13 @@ impl Connection {
         self.transmit.clear();
         self.queue.clear();
         self.pending.clear();
-        self.preparing.clear();
-        self.unpreparable.clear();
+        self.preparing.0.clear();
+        self.unpreparable.0.clear();
         error
     }
 
     fn unexpected(&self, tag: u8) -> Error {
-        ProtocolError::UnexpectedMessage {
-            tag,
-            message: message_name(tag),
-            state: self.state_name(),
-        }
-        .into()
+        unexpected_in(tag, self.state_name())
     }
 
     fn dispatch(&mut self, tag: u8, message: Message) -> Result<(), Error> {
@@ -1073,7 +1096,10 @@ impl Connection {
             Message::ParameterStatus(body) => {
                 let name = message::text(tag, body.name())?;
                 let value = message::text(tag, body.value())?;
-                self.parameters.insert(name.clone(), value.clone());
+                match self.parameters.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, v)) => v.clone_from(&value),
+                    None => self.parameters.push((name.clone(), value.clone())),
+                }
                 self.events
                     .push_back(Event::ParameterStatus { name, value });
                 return Ok(());
@@ -1166,10 +1192,11 @@ impl Connection {
             let status = transaction_status(body.status())?;
             return self.finish_request(tag, status);
         }
-        let unexpected = self.unexpected(tag);
         let Some(front) = self.pending.front_mut() else {
-            return Err(unexpected);
+            return Err(self.unexpected(tag));
         };
+        // Named before the progress is taken out below.
+        let state = front.progress.state_name();
         let id = front.id;
         let progress = std::mem::replace(&mut front.progress, Progress::AwaitingClose);
         let next = match (progress, message) {
@@ -1242,7 +1269,7 @@ impl Connection {
                 }
                 .into())
             }
-            _ => return Err(unexpected),
+            _ => return Err(unexpected_in(tag, state)),
         };
         if let Some(front) = self.pending.front_mut() {
             front.progress = next;
@@ -1382,7 +1409,7 @@ impl Connection {
                 tag,
             },
             Progress::Failed(error) => {
-                if let Some((key, spec)) = front.retry {
+                if let Some((key, params)) = front.retry {
                     // The server lost the statement or its result type
                     // changed: forget it, and prepare it afresh once, unless
                     // the failure aborted a transaction block.
@@ -1392,32 +1419,25 @@ impl Connection {
                         }
                     }
                     if front.retry_now && status != TransactionStatus::Failed {
-                        if let Spec::Prepared {
-                            sql,
-                            param_oids,
-                            params,
-                            ..
-                        } = spec
-                        {
-                            let retry = Queued {
-                                id: front.id,
-                                spec: Spec::Prepared {
-                                    sql,
-                                    param_oids,
-                                    params,
-                                    retried: true,
-                                },
-                            };
-                            // Ahead of later requests, behind any Close just queued.
-                            let at = self
-                                .queue
-                                .iter()
-                                .take_while(|q| matches!(q.spec, Spec::Close { .. }))
-                                .count();
-                            self.queue.insert(at, retry);
-                            self.release();
-                            return Ok(());
-                        }
+                        let (sql, param_oids) = key;
+                        let retry = Queued {
+                            id: front.id,
+                            spec: Spec::Prepared {
+                                sql,
+                                param_oids,
+                                params,
+                                retried: true,
+                            },
+                        };
+                        // Ahead of later requests, behind any Close just queued.
+                        let at = self
+                            .queue
+                            .iter()
+                            .take_while(|q| matches!(q.spec, Spec::Close { .. }))
+                            .count();
+                        self.queue.insert(at, retry);
+                        self.release();
+                        return Ok(());
                     }
                 }
                 Event::QueryFailed {
@@ -1447,14 +1467,7 @@ impl Connection {
                     results: state.results,
                 },
             },
-            progress => {
-                return Err(ProtocolError::UnexpectedMessage {
-                    tag,
-                    message: message_name(tag),
-                    state: progress.state_name(),
-                }
-                .into())
-            }
+            progress => return Err(unexpected_in(tag, progress.state_name())),
         };
         if !front.internal {
             self.events.push_back(event);
@@ -1462,6 +1475,17 @@ impl Connection {
         self.release();
         Ok(())
     }
+}
+
+#[cold]
+#[inline(never)]
+fn unexpected_in(tag: u8, state: &'static str) -> Error {
+    ProtocolError::UnexpectedMessage {
+        tag,
+        message: message_name(tag),
+        state,
+    }
+    .into()
 }
 
 fn not_suspended() -> Error {

@@ -6,8 +6,6 @@
 //! reimplementation. Channel binding is not offered (gs2 header `n,,`), since
 //! the engine never sees the TLS layer.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
@@ -26,6 +24,7 @@ const GS2_HEADER: &str = "n,,";
 /// `base64("n,,")`: the channel-binding attribute echoed in client-final.
 const CHANNEL_BINDING: &str = "biws";
 
+mod b64;
 #[cfg(any(test, not(feature = "saslprep")))]
 mod bidi;
 
@@ -65,7 +64,7 @@ pub(crate) fn nonce_from_seed(seed: &[u8]) -> Result<String, ScramError> {
             min: MIN_NONCE_SEED,
         });
     }
-    Ok(STANDARD.encode(seed))
+    Ok(b64::encode(seed))
 }
 
 /// The exchange after client-first-message was sent.
@@ -128,9 +127,7 @@ impl ScramClient {
         {
             return Err(ScramError::NonceMismatch);
         }
-        let salt = STANDARD
-            .decode(salt)
-            .map_err(|_| malformed("salt is not base64"))?;
+        let salt = b64::decode(salt).ok_or(malformed("salt is not base64"))?;
         let iterations: u32 = iterations
             .parse()
             .map_err(|_| malformed("iteration count is not a number"))?;
@@ -157,7 +154,7 @@ impl ScramClient {
         let server_key = hmac(&salted_password, &[b"Server Key"])?;
         let expected = hmac(&server_key, &[auth_message.as_bytes()])?;
 
-        let client_final = format!("{client_final_without_proof},p={}", STANDARD.encode(proof));
+        let client_final = format!("{client_final_without_proof},p={}", b64::encode(&proof));
         Ok((ServerSignature { expected }, client_final))
     }
 }
@@ -173,9 +170,7 @@ impl ServerSignature {
         let signature = first
             .strip_prefix("v=")
             .ok_or(malformed("expected the verifier attribute `v=`"))?;
-        let signature = STANDARD
-            .decode(signature)
-            .map_err(|_| malformed("verifier is not base64"))?;
+        let signature = b64::decode(signature).ok_or(malformed("verifier is not base64"))?;
         if constant_time_eq(&signature, &self.expected) {
             Ok(())
         } else {

@@ -28,9 +28,14 @@ pub(crate) fn decode(ty: &PgType, bytes: &[u8]) -> Result<Value, String> {
 }
 
 fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], String> {
-    bytes
-        .try_into()
-        .map_err(|_| format!("expected {N} bytes, got {}", bytes.len()))
+    bytes.try_into().map_err(|_| wrong_length(N, bytes.len()))
+}
+
+/// Out of line: `fixed` is instantiated for every width.
+#[cold]
+#[inline(never)]
+fn wrong_length(expected: usize, got: usize) -> String {
+    format!("expected {expected} bytes, got {got}")
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, String> {
@@ -400,7 +405,7 @@ fn encode_at(value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), Strin
 
 /// A length-prefixed element, as arrays, ranges and records nest them.
 fn encode_cell(value: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
-    if *value == Value::Null {
+    if matches!(value, Value::Null) {
         out.extend_from_slice(&(-1i32).to_be_bytes());
         return Ok(());
     }
@@ -421,7 +426,7 @@ fn encode_array(array: &Array, out: &mut Vec<u8>, depth: usize) -> Result<(), St
             array.element
         ));
     }
-    let has_null = array.elements.contains(&Value::Null);
+    let has_null = array.elements.iter().any(|v| matches!(v, Value::Null));
     let ndim = i32::try_from(array.dims.len()).map_err(|_| "too many dimensions")?;
     out.extend_from_slice(&ndim.to_be_bytes());
     out.extend_from_slice(&i32::from(has_null).to_be_bytes());

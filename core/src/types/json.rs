@@ -40,10 +40,23 @@ fn from_json_at(
     ty: &PgType,
     depth: usize,
 ) -> Result<Value, ValueFromJsonError> {
+    convert(json, ty, depth).map_err(|nested| {
+        nested.unwrap_or_else(|| ValueFromJsonError {
+            found: describe(json),
+        })
+    })
+}
+
+/// [`from_json_at`] with `Err(None)` for "`json` itself does not fit", so
+/// the description is written once rather than at every mismatch; an inner
+/// value's mismatch comes back as it is.
+fn convert(
+    json: &serde_json::Value,
+    ty: &PgType,
+    depth: usize,
+) -> Result<Value, Option<ValueFromJsonError>> {
     use serde_json::Value as J;
-    let mismatch = || ValueFromJsonError {
-        found: describe(json),
-    };
+    let mismatch = || None;
     if depth > 16 {
         return Err(mismatch());
     }
@@ -182,7 +195,7 @@ fn from_json_at(
                 Some(J::Bool(b)) => Ok(*b),
                 Some(_) => Err(mismatch()),
             };
-            let bound = |key: &str, inclusive: bool| -> Result<Bound, ValueFromJsonError> {
+            let bound = |key: &str, inclusive: bool| -> Result<Bound, Option<_>> {
                 match map.get(key) {
                     None | Some(J::Null) => Ok(Bound::Unbounded),
                     Some(v) => {
@@ -224,7 +237,7 @@ fn from_json_at(
                         value,
                     })
                 })
-                .collect::<Result<_, _>>()?,
+                .collect::<Result<_, ValueFromJsonError>>()?,
         ),
         (PgType::Named(_), J::String(s)) => Value::Text(s.clone()),
         (PgType::Named(_), J::Number(n)) => Value::Text(n.to_string()),

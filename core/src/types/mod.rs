@@ -94,7 +94,7 @@ pub enum DecodeError {
 impl Value {
     /// Binary wire encoding; `None` is SQL NULL.
     pub fn encode_binary(&self) -> Result<Option<Vec<u8>>, EncodeError> {
-        if *self == Value::Null {
+        if matches!(self, Value::Null) {
             return Ok(None);
         }
         let mut out = Vec::new();
