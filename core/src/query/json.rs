@@ -2,17 +2,19 @@
 //!
 //! serde's derive for these externally tagged and untagged enums instantiated
 //! visitors per deserializer plus `Content` buffering: about half of the wasm
-//! build. Here every type has one conversion from a parsed [`Node`] tree, and
-//! each `Deserialize` impl parses a tree and converts it. The accepted form is
-//! exactly the one the derive accepted, quirks included (a struct may be a
-//! positional array; keys beside a query's body are ignored), so definitions
-//! that parsed before still parse.
+//! build. Here every type has one conversion from a parsed [`Node`] tree (see
+//! [`crate::json_text`] for the text), and each `Deserialize` impl parses a
+//! tree and converts it. The accepted form is exactly the one the derive
+//! accepted, quirks included (a struct may be a positional array; keys beside
+//! a query's body are ignored), so definitions that parsed before still parse.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
+
+use crate::json_text::Node;
 
 use super::expr::{Agg, AggFunc, Case, Cast, Expr, Extract, Func, JsonGet, When};
 use super::filter::{
@@ -28,7 +30,8 @@ use super::select::{
 use super::{Query, QueryBody, Raw, RawParam, RowShape};
 use crate::types::PgType;
 
-/// Why a definition does not match the format, and where in it (`select.where.and[1]`).
+/// Why a definition does not match the format, and where in it: a key path
+/// (`select.where.and[1]`) or, for text that is not JSON, `line 1 column 5`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}{}", if path.is_empty() { String::new() } else { format!(" at {path}") })]
 pub struct FormatError {
@@ -37,14 +40,14 @@ pub struct FormatError {
 }
 
 impl FormatError {
-    fn new(message: impl Into<String>) -> FormatError {
+    pub(crate) fn new(message: impl Into<String>) -> FormatError {
         FormatError {
             message: message.into(),
             path: String::new(),
         }
     }
 
-    fn in_key(mut self, key: &str) -> FormatError {
+    pub(crate) fn in_key(mut self, key: &str) -> FormatError {
         if !self.path.is_empty() && !self.path.starts_with('[') {
             self.path.insert(0, '.');
         }
@@ -52,7 +55,7 @@ impl FormatError {
         self
     }
 
-    fn in_index(mut self, index: usize) -> FormatError {
+    pub(crate) fn in_index(mut self, index: usize) -> FormatError {
         if !self.path.is_empty() && !self.path.starts_with('[') {
             self.path.insert(0, '.');
         }
@@ -62,20 +65,6 @@ impl FormatError {
 }
 
 type R<T> = Result<T, FormatError>;
-
-/// A parsed JSON document. Unlike `serde_json::Value` it keeps keys in
-/// document order and keeps repeated keys, because the format depends on
-/// both: a repeated struct field is an error, and a query's body is its
-/// first body key.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node {
-    Null,
-    Bool(bool),
-    Number(Number),
-    String(String),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
-}
 
 impl Node {
     /// serde's wording for a value of the wrong type.
@@ -91,43 +80,11 @@ impl Node {
         }
     }
 
-    fn invalid(&self, expected: &str) -> FormatError {
+    pub(crate) fn invalid(&self, expected: &str) -> FormatError {
         FormatError::new(format!(
             "invalid type: {}, expected {expected}",
             self.unexpected()
         ))
-    }
-
-    /// A JSON literal. Repeated keys keep the last value, as serde_json does.
-    fn into_value(self) -> Value {
-        match self {
-            Node::Null => Value::Null,
-            Node::Bool(b) => Value::Bool(b),
-            Node::Number(n) => Value::Number(n),
-            Node::String(s) => Value::String(s),
-            Node::Array(items) => Value::Array(items.into_iter().map(Node::into_value).collect()),
-            Node::Object(pairs) => Value::Object(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_value()))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn from_value(value: &Value) -> Node {
-        match value {
-            Value::Null => Node::Null,
-            Value::Bool(b) => Node::Bool(*b),
-            Value::Number(n) => Node::Number(n.clone()),
-            Value::String(s) => Node::String(s.clone()),
-            Value::Array(items) => Node::Array(items.iter().map(Node::from_value).collect()),
-            Value::Object(map) => Node::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), Node::from_value(v)))
-                    .collect(),
-            ),
-        }
     }
 }
 
@@ -214,14 +171,14 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
-fn string(n: Node) -> R<String> {
+pub(crate) fn string(n: Node) -> R<String> {
     match n {
         Node::String(s) => Ok(s),
         other => Err(other.invalid("a string")),
     }
 }
 
-fn boolean(n: Node) -> R<bool> {
+pub(crate) fn boolean(n: Node) -> R<bool> {
     match n {
         Node::Bool(b) => Ok(b),
         other => Err(other.invalid("a boolean")),
@@ -250,7 +207,7 @@ fn value(n: Node) -> R<Value> {
     Ok(n.into_value())
 }
 
-fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
+pub(crate) fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
     let Node::Array(items) = n else {
         return Err(n.invalid("a sequence"));
     };
@@ -263,7 +220,7 @@ fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
     Ok(out)
 }
 
-fn strings(n: Node) -> R<Vec<String>> {
+pub(crate) fn strings(n: Node) -> R<Vec<String>> {
     list(n, string)
 }
 
@@ -284,7 +241,7 @@ fn map<T>(n: Node, item: fn(Node) -> R<T>) -> R<BTreeMap<String, T>> {
 }
 
 /// A unit-only enum: `"name"`, or `{"name": null}` as serde also accepts.
-fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
+pub(crate) fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
     let name = match n {
         Node::String(s) => s,
         Node::Object(mut pairs) if pairs.len() == 1 => {
@@ -348,17 +305,17 @@ fn tagged(n: Node, names: &[&str], unit: &[&str]) -> R<(usize, Option<Node>)> {
 }
 
 /// A struct's fields, by their index in `names`.
-struct Fields {
+pub(crate) struct Fields {
     expecting: &'static str,
     names: &'static [&'static str],
     slots: Vec<Option<Node>>,
-    /// The length of the array, for a struct written positionally.
-    array_len: Option<usize>,
+    /// Whether the struct was written positionally, as an array.
+    positional: bool,
 }
 
 /// A struct: an object (unknown keys rejected when `deny_unknown`) or, as
 /// serde's derive also accepts, an array of the fields in declaration order.
-fn fields(
+pub(crate) fn fields(
     n: Node,
     expecting: &'static str,
     names: &'static [&'static str],
@@ -366,7 +323,7 @@ fn fields(
     allow_array: bool,
 ) -> R<Fields> {
     let mut slots: Vec<Option<Node>> = names.iter().map(|_| None).collect();
-    let mut array_len = None;
+    let mut positional = false;
     match n {
         Node::Object(pairs) => {
             for (key, value) in pairs {
@@ -393,7 +350,7 @@ fn fields(
                     names.len()
                 )));
             }
-            array_len = Some(items.len());
+            positional = true;
             for (slot, item) in slots.iter_mut().zip(items) {
                 *slot = Some(item);
             }
@@ -404,7 +361,7 @@ fn fields(
         expecting,
         names,
         slots,
-        array_len,
+        positional,
     })
 }
 
@@ -413,24 +370,26 @@ impl Fields {
         self.slots.get_mut(i).and_then(Option::take)
     }
 
-    fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
+    pub(crate) fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
         let name = self.names.get(i).copied().unwrap_or_default();
         match self.take(i) {
             Some(n) => f(n).map_err(|e| e.in_key(name)),
-            None => Err(FormatError::new(match self.array_len {
-                Some(len) => format!(
-                    "invalid length {len}, expected {} with {} elements",
+            // The derive counts the missing element by its field's index.
+            None => Err(FormatError::new(if self.positional {
+                format!(
+                    "invalid length {i}, expected {} with {} elements",
                     self.expecting,
                     self.names.len()
-                ),
-                None => format!("missing field `{name}`"),
+                )
+            } else {
+                format!("missing field `{name}`")
             })),
         }
     }
 
     /// A field with `#[serde(default)]`: absent means the default, but
     /// `null` is only accepted where the type is an `Option`.
-    fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
+    pub(crate) fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
         let name = self.names.get(i).copied().unwrap_or_default();
         match self.take(i) {
             Some(n) => f(n).map_err(|e| e.in_key(name)),
@@ -438,7 +397,7 @@ impl Fields {
         }
     }
 
-    fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<Option<T>> {
+    pub(crate) fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<Option<T>> {
         let name = self.names.get(i).copied().unwrap_or_default();
         match self.take(i) {
             None | Some(Node::Null) => Ok(None),
@@ -501,7 +460,7 @@ fn boxed_query_body(n: Node) -> R<Box<QueryBody>> {
     query_body(n).map(Box::new)
 }
 
-fn pg_type(n: Node) -> R<PgType> {
+pub(crate) fn pg_type(n: Node) -> R<PgType> {
     let text = string(n)?;
     if text.trim().is_empty() {
         return Err(FormatError::new("a type name cannot be empty"));
@@ -1312,13 +1271,16 @@ impl Query {
 /// type and enum form.
 macro_rules! deserialize_via_node {
     ($($ty:ty => $convert:path),* $(,)?) => {$(
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                $convert(Node::deserialize(d)?).map_err(de::Error::custom)
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let node = <$crate::json_text::Node as serde::Deserialize>::deserialize(d)?;
+                $convert(node).map_err(serde::de::Error::custom)
             }
         }
     )*};
 }
+
+pub(crate) use deserialize_via_node;
 
 deserialize_via_node! {
     Query => query,
