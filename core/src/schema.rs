@@ -322,12 +322,13 @@ fn schema(n: Node) -> Result<Schema, FormatError> {
         true,
         true,
     )?;
-    Ok(Schema {
-        tables: f.required(0, |n| list(n, table))?,
-        enums: f.or_default(1, |n| list(n, enum_type))?,
-        domains: f.or_default(2, |n| list(n, domain))?,
-        views: f.or_default(3, |n| list(n, view))?,
-    })
+    let value = Schema {
+        tables: f.required(0, |n| list(n, table)).unwrap_or_default(),
+        enums: f.or_default(1, |n| list(n, enum_type)),
+        domains: f.or_default(2, |n| list(n, domain)),
+        views: f.or_default(3, |n| list(n, view)),
+    };
+    f.done(value)
 }
 
 fn table(n: Node) -> Result<Table, FormatError> {
@@ -347,16 +348,17 @@ fn table(n: Node) -> Result<Table, FormatError> {
         true,
         true,
     )?;
-    Ok(Table {
-        name: f.required(0, string)?,
-        schema: f.optional(1, string)?,
-        columns: f.required(2, |n| list(n, column))?,
-        primary_key: f.or_default(3, strings)?,
-        unique: f.or_default(4, |n| list(n, unique))?,
-        foreign_keys: f.or_default(5, |n| list(n, foreign_key))?,
-        many_to_many: f.or_default(6, |n| list(n, many_to_many))?,
-        indexes: f.or_default(7, |n| list(n, index))?,
-    })
+    let value = Table {
+        name: f.required(0, string).unwrap_or_default(),
+        schema: f.optional(1, string),
+        columns: f.required(2, |n| list(n, column)).unwrap_or_default(),
+        primary_key: f.or_default(3, strings),
+        unique: f.or_default(4, |n| list(n, unique)),
+        foreign_keys: f.or_default(5, |n| list(n, foreign_key)),
+        many_to_many: f.or_default(6, |n| list(n, many_to_many)),
+        indexes: f.or_default(7, |n| list(n, index)),
+    };
+    f.done(value)
 }
 
 fn column(n: Node) -> Result<Column, FormatError> {
@@ -367,20 +369,28 @@ fn column(n: Node) -> Result<Column, FormatError> {
         true,
         true,
     )?;
-    Ok(Column {
-        name: f.required(0, string)?,
-        ty: f.required(1, pg_type)?,
-        nullable: f.or_default(2, boolean)?,
-        default: f.optional(3, string)?,
+    let name = f.required(0, string).unwrap_or_default();
+    let ty = f.required(1, pg_type);
+    let nullable = f.or_default(2, boolean);
+    let default = f.optional(3, string);
+    let Some(ty) = ty else {
+        return Err(f.error());
+    };
+    f.done(Column {
+        name,
+        ty,
+        nullable,
+        default,
     })
 }
 
 fn unique(n: Node) -> Result<Unique, FormatError> {
     let mut f = fields(n, "struct Unique", &["name", "columns"], true, true)?;
-    Ok(Unique {
-        name: f.optional(0, string)?,
-        columns: f.required(1, strings)?,
-    })
+    let value = Unique {
+        name: f.optional(0, string),
+        columns: f.required(1, strings).unwrap_or_default(),
+    };
+    f.done(value)
 }
 
 fn foreign_key(n: Node) -> Result<ForeignKey, FormatError> {
@@ -399,15 +409,16 @@ fn foreign_key(n: Node) -> Result<ForeignKey, FormatError> {
         true,
         true,
     )?;
-    Ok(ForeignKey {
-        columns: f.required(0, strings)?,
-        references: f.required(1, string)?,
-        referenced_columns: f.or_default(2, strings)?,
-        relation: f.optional(3, string)?,
-        inverse: f.optional(4, string)?,
-        inverse_one: f.or_default(5, boolean)?,
-        on_delete: f.optional(6, fk_action)?,
-    })
+    let value = ForeignKey {
+        columns: f.required(0, strings).unwrap_or_default(),
+        references: f.required(1, string).unwrap_or_default(),
+        referenced_columns: f.or_default(2, strings),
+        relation: f.optional(3, string),
+        inverse: f.optional(4, string),
+        inverse_one: f.or_default(5, boolean),
+        on_delete: f.optional(6, fk_action),
+    };
+    f.done(value)
 }
 
 fn fk_action(n: Node) -> Result<FkAction, FormatError> {
@@ -429,11 +440,12 @@ fn many_to_many(n: Node) -> Result<ManyToMany, FormatError> {
         true,
         true,
     )?;
-    Ok(ManyToMany {
-        name: f.required(0, string)?,
-        through: f.required(1, string)?,
-        target: f.required(2, string)?,
-    })
+    let value = ManyToMany {
+        name: f.required(0, string).unwrap_or_default(),
+        through: f.required(1, string).unwrap_or_default(),
+        target: f.required(2, string).unwrap_or_default(),
+    };
+    f.done(value)
 }
 
 fn index(n: Node) -> Result<Index, FormatError> {
@@ -444,22 +456,24 @@ fn index(n: Node) -> Result<Index, FormatError> {
         true,
         true,
     )?;
-    Ok(Index {
-        name: f.required(0, string)?,
-        columns: f.required(1, strings)?,
-        unique: f.or_default(2, boolean)?,
-        include: f.or_default(3, strings)?,
-        predicate: f.optional(4, string)?,
-        using: f.optional(5, string)?,
-    })
+    let value = Index {
+        name: f.required(0, string).unwrap_or_default(),
+        columns: f.required(1, strings).unwrap_or_default(),
+        unique: f.or_default(2, boolean),
+        include: f.or_default(3, strings),
+        predicate: f.optional(4, string),
+        using: f.optional(5, string),
+    };
+    f.done(value)
 }
 
 fn enum_type(n: Node) -> Result<EnumType, FormatError> {
     let mut f = fields(n, "struct EnumType", &["name", "values"], true, true)?;
-    Ok(EnumType {
-        name: f.required(0, string)?,
-        values: f.required(1, strings)?,
-    })
+    let value = EnumType {
+        name: f.required(0, string).unwrap_or_default(),
+        values: f.required(1, strings).unwrap_or_default(),
+    };
+    f.done(value)
 }
 
 fn domain(n: Node) -> Result<Domain, FormatError> {
@@ -470,20 +484,29 @@ fn domain(n: Node) -> Result<Domain, FormatError> {
         true,
         true,
     )?;
-    Ok(Domain {
-        name: f.required(0, string)?,
-        ty: f.required(1, pg_type)?,
-        not_null: f.or_default(2, boolean)?,
-        check: f.optional(3, string)?,
+    let name = f.required(0, string).unwrap_or_default();
+    let ty = f.required(1, pg_type);
+    let not_null = f.or_default(2, boolean);
+    let check = f.optional(3, string);
+    let Some(ty) = ty else {
+        return Err(f.error());
+    };
+    f.done(Domain {
+        name,
+        ty,
+        not_null,
+        check,
     })
 }
 
 fn view(n: Node) -> Result<View, FormatError> {
     let mut f = fields(n, "struct View", &["name", "query"], true, true)?;
-    Ok(View {
-        name: f.required(0, string)?,
-        query: f.required(1, select)?,
-    })
+    let name = f.required(0, string).unwrap_or_default();
+    let query = f.required(1, select);
+    let Some(query) = query else {
+        return Err(f.error());
+    };
+    f.done(View { name, query })
 }
 
 crate::query::json::deserialize_via_node! {
