@@ -208,16 +208,20 @@ fn value(n: Node) -> R<Value> {
 }
 
 pub(crate) fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
+    let mut out = Vec::new();
+    each_item(n, &mut |n| item(n).map(|v| out.push(v)))?;
+    Ok(out)
+}
+
+/// The loop of [`list`], shared by every element type.
+fn each_item(n: Node, item: &mut dyn FnMut(Node) -> R<()>) -> R<()> {
     let Node::Array(items) = n else {
         return Err(n.invalid("a sequence"));
     };
-    // A plain loop: collecting into `Result<Vec<_>>` costs an iterator
-    // adapter instance per element type.
-    let mut out = Vec::with_capacity(items.len());
     for (i, n) in items.into_iter().enumerate() {
-        out.push(item(n).map_err(|e| e.in_index(i))?);
+        item(n).map_err(|e| e.in_index(i))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 pub(crate) fn strings(n: Node) -> R<Vec<String>> {
@@ -227,17 +231,26 @@ pub(crate) fn strings(n: Node) -> R<Vec<String>> {
 /// A JSON object as a map; a repeated key keeps its last value, as a
 /// `BTreeMap`'s `Deserialize` does.
 fn map<T>(n: Node, item: fn(Node) -> R<T>) -> R<BTreeMap<String, T>> {
-    match n {
-        Node::Object(pairs) => {
-            let mut out = BTreeMap::new();
-            for (k, v) in pairs {
-                let v = item(v).map_err(|e| e.in_key(&k))?;
-                out.insert(k, v);
-            }
-            Ok(out)
+    let mut out = BTreeMap::new();
+    each_entry(n, &mut |k, v| match item(v) {
+        Ok(v) => {
+            out.insert(k, v);
+            Ok(())
         }
-        other => Err(other.invalid("a map")),
+        Err(e) => Err(e.in_key(&k)),
+    })?;
+    Ok(out)
+}
+
+/// The loop of [`map`], shared by every value type.
+fn each_entry(n: Node, entry: &mut dyn FnMut(String, Node) -> R<()>) -> R<()> {
+    let Node::Object(pairs) = n else {
+        return Err(n.invalid("a map"));
+    };
+    for (k, v) in pairs {
+        entry(k, v)?;
     }
+    Ok(())
 }
 
 /// A unit-only enum: `"name"`, or `{"name": null}` as serde also accepts.
@@ -418,6 +431,8 @@ impl Fields {
         }
     }
 
+    // Out of line, these are one copy per field type instead of one per field.
+    #[inline(never)]
     pub(crate) fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> Option<T> {
         let node = self.node(i, true);
         self.convert(i, node, f)
@@ -425,11 +440,13 @@ impl Fields {
 
     /// A field with `#[serde(default)]`: absent means the default, but
     /// `null` is only accepted where the type is an `Option`.
+    #[inline(never)]
     pub(crate) fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> T {
         let node = self.node(i, false);
         self.convert(i, node, f).unwrap_or_default()
     }
 
+    #[inline(never)]
     pub(crate) fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> Option<T> {
         let node = self.node(i, false).filter(|n| !matches!(n, Node::Null));
         self.convert(i, node, f)
