@@ -10,6 +10,7 @@ pub mod compile;
 pub mod db;
 pub mod driver;
 pub mod error;
+pub(crate) mod json_text;
 pub mod orm;
 pub mod protocol;
 pub mod query;

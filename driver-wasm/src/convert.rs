@@ -86,9 +86,10 @@ pub fn connect_options(options: &JsValue) -> Result<(StartupConfig, ValueOptions
 /// type as the string of keel's canonical JSON form (docs/value-mapping.md).
 pub(crate) fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
     use keel_core::types::Bound;
-    let canonical = |value: &Value| match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => JsValue::from_str(&text),
-        _ => JsValue::NULL,
+    let canonical = |value: &Value| {
+        value
+            .json_string()
+            .map_or(JsValue::NULL, |text| JsValue::from_str(&text))
     };
     match value {
         Value::Null => JsValue::NULL,
@@ -325,8 +326,7 @@ pub fn rows_to_js_values(rows: &Rows, options: ValueOptions) -> Array {
 pub fn statement_to_js(statement: &Statement) -> Result<JsValue, JsValue> {
     let out = Object::new();
     Reflect::set(&out, &"sql".into(), &JsValue::from_str(&statement.sql))?;
-    let params = serde_json::to_string(&statement.params)
-        .map_err(|e| plain_error("KeelDecodeError", "decode", &e.to_string()))?;
+    let params = Value::list_to_json(&statement.params);
     Reflect::set(&out, &"params".into(), &js_sys::JSON::parse(&params)?)?;
     Ok(out.into())
 }

@@ -191,7 +191,7 @@ impl Client {
     /// to one `{ rows }` or `{ error }` per definition, in order; every
     /// definition is compiled before anything is sent.
     pub fn pipeline(&self, queries_json: &str) -> Promise {
-        let prepared = serde_json::from_str::<Vec<Query>>(queries_json)
+        let prepared = Query::list_from_json(queries_json)
             .map_err(|e| {
                 convert::plain_error(
                     "KeelCompileError",

@@ -302,7 +302,7 @@ impl<'s> Ctx<'s> {
                     self.value_of(item, element, model, column)?;
                     texts.push(match item {
                         serde_json::Value::String(_) | serde_json::Value::Null => item.clone(),
-                        other => serde_json::Value::String(other.to_string()),
+                        other => serde_json::Value::String(crate::json_text::to_string(other)),
                     });
                 }
                 from_json(
@@ -366,7 +366,7 @@ fn push_literal(
         J::Bool(b) => b.to_string(),
         J::Number(n) => n.to_string(),
         J::String(s) => s.clone(),
-        J::Object(_) => json.to_string(),
+        J::Object(_) => crate::json_text::to_string(json),
         J::Array(_) => {
             return Err(CompileError::InvalidColumn {
                 model: model.to_owned(),

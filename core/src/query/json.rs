@@ -2,17 +2,19 @@
 //!
 //! serde's derive for these externally tagged and untagged enums instantiated
 //! visitors per deserializer plus `Content` buffering: about half of the wasm
-//! build. Here every type has one conversion from a parsed [`Node`] tree, and
-//! each `Deserialize` impl parses a tree and converts it. The accepted form is
-//! exactly the one the derive accepted, quirks included (a struct may be a
-//! positional array; keys beside a query's body are ignored), so definitions
-//! that parsed before still parse.
+//! build. Here every type has one conversion from a parsed [`Node`] tree (see
+//! [`crate::json_text`] for the text), and each `Deserialize` impl parses a
+//! tree and converts it. The accepted form is exactly the one the derive
+//! accepted, quirks included (a struct may be a positional array; keys beside
+//! a query's body are ignored), so definitions that parsed before still parse.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
+
+use crate::json_text::Node;
 
 use super::expr::{Agg, AggFunc, Case, Cast, Expr, Extract, Func, JsonGet, When};
 use super::filter::{
@@ -28,7 +30,8 @@ use super::select::{
 use super::{Query, QueryBody, Raw, RawParam, RowShape};
 use crate::types::PgType;
 
-/// Why a definition does not match the format, and where in it (`select.where.and[1]`).
+/// Why a definition does not match the format, and where in it: a key path
+/// (`select.where.and[1]`) or, for text that is not JSON, `line 1 column 5`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}{}", if path.is_empty() { String::new() } else { format!(" at {path}") })]
 pub struct FormatError {
@@ -37,14 +40,14 @@ pub struct FormatError {
 }
 
 impl FormatError {
-    fn new(message: impl Into<String>) -> FormatError {
+    pub(crate) fn new(message: impl Into<String>) -> FormatError {
         FormatError {
             message: message.into(),
             path: String::new(),
         }
     }
 
-    fn in_key(mut self, key: &str) -> FormatError {
+    pub(crate) fn in_key(mut self, key: &str) -> FormatError {
         if !self.path.is_empty() && !self.path.starts_with('[') {
             self.path.insert(0, '.');
         }
@@ -52,7 +55,7 @@ impl FormatError {
         self
     }
 
-    fn in_index(mut self, index: usize) -> FormatError {
+    pub(crate) fn in_index(mut self, index: usize) -> FormatError {
         if !self.path.is_empty() && !self.path.starts_with('[') {
             self.path.insert(0, '.');
         }
@@ -62,20 +65,6 @@ impl FormatError {
 }
 
 type R<T> = Result<T, FormatError>;
-
-/// A parsed JSON document. Unlike `serde_json::Value` it keeps keys in
-/// document order and keeps repeated keys, because the format depends on
-/// both: a repeated struct field is an error, and a query's body is its
-/// first body key.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node {
-    Null,
-    Bool(bool),
-    Number(Number),
-    String(String),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
-}
 
 impl Node {
     /// serde's wording for a value of the wrong type.
@@ -91,43 +80,11 @@ impl Node {
         }
     }
 
-    fn invalid(&self, expected: &str) -> FormatError {
+    pub(crate) fn invalid(&self, expected: &str) -> FormatError {
         FormatError::new(format!(
             "invalid type: {}, expected {expected}",
             self.unexpected()
         ))
-    }
-
-    /// A JSON literal. Repeated keys keep the last value, as serde_json does.
-    fn into_value(self) -> Value {
-        match self {
-            Node::Null => Value::Null,
-            Node::Bool(b) => Value::Bool(b),
-            Node::Number(n) => Value::Number(n),
-            Node::String(s) => Value::String(s),
-            Node::Array(items) => Value::Array(items.into_iter().map(Node::into_value).collect()),
-            Node::Object(pairs) => Value::Object(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_value()))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn from_value(value: &Value) -> Node {
-        match value {
-            Value::Null => Node::Null,
-            Value::Bool(b) => Node::Bool(*b),
-            Value::Number(n) => Node::Number(n.clone()),
-            Value::String(s) => Node::String(s.clone()),
-            Value::Array(items) => Node::Array(items.iter().map(Node::from_value).collect()),
-            Value::Object(map) => Node::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), Node::from_value(v)))
-                    .collect(),
-            ),
-        }
     }
 }
 
@@ -214,14 +171,14 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
-fn string(n: Node) -> R<String> {
+pub(crate) fn string(n: Node) -> R<String> {
     match n {
         Node::String(s) => Ok(s),
         other => Err(other.invalid("a string")),
     }
 }
 
-fn boolean(n: Node) -> R<bool> {
+pub(crate) fn boolean(n: Node) -> R<bool> {
     match n {
         Node::Bool(b) => Ok(b),
         other => Err(other.invalid("a boolean")),
@@ -250,46 +207,59 @@ fn value(n: Node) -> R<Value> {
     Ok(n.into_value())
 }
 
-fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
-    let Node::Array(items) = n else {
-        return Err(n.invalid("a sequence"));
-    };
-    // A plain loop: collecting into `Result<Vec<_>>` costs an iterator
-    // adapter instance per element type.
-    let mut out = Vec::with_capacity(items.len());
-    for (i, n) in items.into_iter().enumerate() {
-        out.push(item(n).map_err(|e| e.in_index(i))?);
-    }
+pub(crate) fn list<T>(n: Node, item: fn(Node) -> R<T>) -> R<Vec<T>> {
+    let mut out = Vec::new();
+    each_item(n, &mut |n| item(n).map(|v| out.push(v)))?;
     Ok(out)
 }
 
-fn strings(n: Node) -> R<Vec<String>> {
+/// The loop of [`list`], shared by every element type.
+fn each_item(n: Node, item: &mut dyn FnMut(Node) -> R<()>) -> R<()> {
+    let Node::Array(items) = n else {
+        return Err(n.invalid("a sequence"));
+    };
+    for (i, n) in items.into_iter().enumerate() {
+        item(n).map_err(|e| e.in_index(i))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn strings(n: Node) -> R<Vec<String>> {
     list(n, string)
 }
 
 /// A JSON object as a map; a repeated key keeps its last value, as a
 /// `BTreeMap`'s `Deserialize` does.
 fn map<T>(n: Node, item: fn(Node) -> R<T>) -> R<BTreeMap<String, T>> {
-    match n {
-        Node::Object(pairs) => {
-            let mut out = BTreeMap::new();
-            for (k, v) in pairs {
-                let v = item(v).map_err(|e| e.in_key(&k))?;
-                out.insert(k, v);
-            }
-            Ok(out)
+    let mut out = BTreeMap::new();
+    each_entry(n, &mut |k, v| match item(v) {
+        Ok(v) => {
+            out.insert(k, v);
+            Ok(())
         }
-        other => Err(other.invalid("a map")),
+        Err(e) => Err(e.in_key(&k)),
+    })?;
+    Ok(out)
+}
+
+/// The loop of [`map`], shared by every value type.
+fn each_entry(n: Node, entry: &mut dyn FnMut(String, Node) -> R<()>) -> R<()> {
+    let Node::Object(pairs) = n else {
+        return Err(n.invalid("a map"));
+    };
+    for (k, v) in pairs {
+        entry(k, v)?;
     }
+    Ok(())
 }
 
 /// A unit-only enum: `"name"`, or `{"name": null}` as serde also accepts.
-fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
+pub(crate) fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
     let name = match n {
         Node::String(s) => s,
         Node::Object(mut pairs) if pairs.len() == 1 => {
             let (name, value) = pairs.remove(0);
-            if value != Node::Null {
+            if !matches!(value, Node::Null) {
                 return Err(value.invalid("unit"));
             }
             name
@@ -347,18 +317,22 @@ fn tagged(n: Node, names: &[&str], unit: &[&str]) -> R<(usize, Option<Node>)> {
     }
 }
 
-/// A struct's fields, by their index in `names`.
-struct Fields {
+/// A struct's fields, by their index in `names`, read in declaration order.
+/// Reading stops at the first error, as with the derive; the error is kept
+/// here and [`Fields::done`] returns it, so a reader builds its struct
+/// without an early return (and its drop code) after every field.
+pub(crate) struct Fields {
     expecting: &'static str,
     names: &'static [&'static str],
     slots: Vec<Option<Node>>,
-    /// The length of the array, for a struct written positionally.
-    array_len: Option<usize>,
+    /// Whether the struct was written positionally, as an array.
+    positional: bool,
+    error: Option<FormatError>,
 }
 
 /// A struct: an object (unknown keys rejected when `deny_unknown`) or, as
 /// serde's derive also accepts, an array of the fields in declaration order.
-fn fields(
+pub(crate) fn fields(
     n: Node,
     expecting: &'static str,
     names: &'static [&'static str],
@@ -366,7 +340,7 @@ fn fields(
     allow_array: bool,
 ) -> R<Fields> {
     let mut slots: Vec<Option<Node>> = names.iter().map(|_| None).collect();
-    let mut array_len = None;
+    let mut positional = false;
     match n {
         Node::Object(pairs) => {
             for (key, value) in pairs {
@@ -393,7 +367,7 @@ fn fields(
                     names.len()
                 )));
             }
-            array_len = Some(items.len());
+            positional = true;
             for (slot, item) in slots.iter_mut().zip(items) {
                 *slot = Some(item);
             }
@@ -404,46 +378,92 @@ fn fields(
         expecting,
         names,
         slots,
-        array_len,
+        positional,
+        error: None,
     })
 }
 
 impl Fields {
-    fn take(&mut self, i: usize) -> Option<Node> {
-        self.slots.get_mut(i).and_then(Option::take)
+    /// Field `i`, or `None` once an error is kept; a missing `required`
+    /// field is that error.
+    fn node(&mut self, i: usize, required: bool) -> Option<Node> {
+        if self.error.is_some() {
+            return None;
+        }
+        let node = self.slots.get_mut(i).and_then(Option::take);
+        if node.is_none() && required {
+            self.error = Some(self.missing(i));
+        }
+        node
     }
 
-    fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
-        let name = self.names.get(i).copied().unwrap_or_default();
-        match self.take(i) {
-            Some(n) => f(n).map_err(|e| e.in_key(name)),
-            None => Err(FormatError::new(match self.array_len {
-                Some(len) => format!(
-                    "invalid length {len}, expected {} with {} elements",
-                    self.expecting,
-                    self.names.len()
-                ),
-                None => format!("missing field `{name}`"),
-            })),
+    #[cold]
+    #[inline(never)]
+    fn missing(&self, i: usize) -> FormatError {
+        FormatError::new(if self.positional {
+            // The derive counts the missing element by its field's index.
+            format!(
+                "invalid length {i}, expected {} with {} elements",
+                self.expecting,
+                self.names.len()
+            )
+        } else {
+            format!(
+                "missing field `{}`",
+                self.names.get(i).copied().unwrap_or_default()
+            )
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, i: usize, e: FormatError) {
+        self.error = Some(e.in_key(self.names.get(i).copied().unwrap_or_default()));
+    }
+
+    fn convert<T>(&mut self, i: usize, node: Option<Node>, f: fn(Node) -> R<T>) -> Option<T> {
+        match f(node?) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.fail(i, e);
+                None
+            }
         }
+    }
+
+    // Out of line, these are one copy per field type instead of one per field.
+    #[inline(never)]
+    pub(crate) fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> Option<T> {
+        let node = self.node(i, true);
+        self.convert(i, node, f)
     }
 
     /// A field with `#[serde(default)]`: absent means the default, but
     /// `null` is only accepted where the type is an `Option`.
-    fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<T> {
-        let name = self.names.get(i).copied().unwrap_or_default();
-        match self.take(i) {
-            Some(n) => f(n).map_err(|e| e.in_key(name)),
-            None => Ok(T::default()),
+    #[inline(never)]
+    pub(crate) fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> T {
+        let node = self.node(i, false);
+        self.convert(i, node, f).unwrap_or_default()
+    }
+
+    #[inline(never)]
+    pub(crate) fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> Option<T> {
+        let node = self.node(i, false).filter(|n| !matches!(n, Node::Null));
+        self.convert(i, node, f)
+    }
+
+    /// The struct read, or the first error reading its fields.
+    pub(crate) fn done<T>(self, value: T) -> R<T> {
+        match self.error {
+            None => Ok(value),
+            Some(e) => Err(e),
         }
     }
 
-    fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> R<Option<T>> {
-        let name = self.names.get(i).copied().unwrap_or_default();
-        match self.take(i) {
-            None | Some(Node::Null) => Ok(None),
-            Some(n) => f(n).map(Some).map_err(|e| e.in_key(name)),
-        }
+    /// The error kept, for a reader that lacks a field it cannot default.
+    pub(crate) fn error(self) -> FormatError {
+        self.error
+            .unwrap_or_else(|| FormatError::new(format!("invalid {}", self.expecting)))
     }
 }
 
@@ -501,7 +521,7 @@ fn boxed_query_body(n: Node) -> R<Box<QueryBody>> {
     query_body(n).map(Box::new)
 }
 
-fn pg_type(n: Node) -> R<PgType> {
+pub(crate) fn pg_type(n: Node) -> R<PgType> {
     let text = string(n)?;
     if text.trim().is_empty() {
         return Err(FormatError::new("a type name cannot be empty"));
@@ -588,19 +608,22 @@ pub(crate) fn query_body(n: Node) -> R<QueryBody> {
 
 pub(crate) fn raw(n: Node) -> R<Raw> {
     let mut f = fields(n, "struct Raw", &["sql", "params", "columns"], true, true)?;
-    Ok(Raw {
-        sql: f.required(0, string)?,
-        params: f.or_default(1, raw_params)?,
-        columns: f.or_default(2, strings)?,
-    })
+    let value = Raw {
+        sql: f.required(0, string).unwrap_or_default(),
+        params: f.or_default(1, raw_params),
+        columns: f.or_default(2, strings),
+    };
+    f.done(value)
 }
 
 pub(crate) fn raw_param(n: Node) -> R<RawParam> {
     let mut f = fields(n, "struct RawParam", &["value", "type"], true, true)?;
-    Ok(RawParam {
-        value: f.required(0, value)?,
-        ty: f.required(1, pg_type)?,
-    })
+    let value = f.required(0, value).unwrap_or_default();
+    let ty = f.required(1, pg_type);
+    let Some(ty) = ty else {
+        return Err(f.error());
+    };
+    f.done(RawParam { value, ty })
 }
 
 const EXPR_TAGS: &[&str] = &[
@@ -668,50 +691,60 @@ fn operands(n: Node) -> R<[Expr; 2]> {
 
 pub(crate) fn cast(n: Node) -> R<Cast> {
     let mut f = fields(n, "struct Cast", &["expr", "type"], true, true)?;
-    Ok(Cast {
-        expr: f.required(0, expr)?,
-        ty: f.required(1, pg_type)?,
-    })
+    let expr = f.required(0, expr);
+    let ty = f.required(1, pg_type);
+    let (Some(expr), Some(ty)) = (expr, ty) else {
+        return Err(f.error());
+    };
+    f.done(Cast { expr, ty })
 }
 
 pub(crate) fn func(n: Node) -> R<Func> {
     let mut f = fields(n, "struct Func", &["name", "args"], true, true)?;
-    Ok(Func {
-        name: f.required(0, string)?,
-        args: f.or_default(1, exprs)?,
-    })
+    let value = Func {
+        name: f.required(0, string).unwrap_or_default(),
+        args: f.or_default(1, exprs),
+    };
+    f.done(value)
 }
 
 pub(crate) fn extract(n: Node) -> R<Extract> {
     let mut f = fields(n, "struct Extract", &["field", "from"], true, true)?;
-    Ok(Extract {
-        field: f.required(0, string)?,
-        from: f.required(1, expr)?,
-    })
+    let field = f.required(0, string).unwrap_or_default();
+    let from = f.required(1, expr);
+    let Some(from) = from else {
+        return Err(f.error());
+    };
+    f.done(Extract { field, from })
 }
 
 pub(crate) fn json_get(n: Node) -> R<JsonGet> {
     let mut f = fields(n, "struct JsonGet", &["expr", "key"], true, true)?;
-    Ok(JsonGet {
-        expr: f.required(0, expr)?,
-        key: f.required(1, string)?,
-    })
+    let expr = f.required(0, expr);
+    let key = f.required(1, string).unwrap_or_default();
+    let Some(expr) = expr else {
+        return Err(f.error());
+    };
+    f.done(JsonGet { expr, key })
 }
 
 pub(crate) fn case(n: Node) -> R<Case> {
     let mut f = fields(n, "struct Case", &["when", "else"], true, true)?;
-    Ok(Case {
-        when: f.required(0, whens)?,
-        otherwise: f.optional(1, expr)?,
-    })
+    let value = Case {
+        when: f.required(0, whens).unwrap_or_default(),
+        otherwise: f.optional(1, expr),
+    };
+    f.done(value)
 }
 
 pub(crate) fn when(n: Node) -> R<When> {
     let mut f = fields(n, "struct When", &["if", "then"], true, true)?;
-    Ok(When {
-        condition: f.required(0, filter)?,
-        then: f.required(1, expr)?,
-    })
+    let condition = f.required(0, filter);
+    let then = f.required(1, expr);
+    let (Some(condition), Some(then)) = (condition, then) else {
+        return Err(f.error());
+    };
+    f.done(When { condition, then })
 }
 
 pub(crate) fn agg(n: Node) -> R<Agg> {
@@ -722,12 +755,20 @@ pub(crate) fn agg(n: Node) -> R<Agg> {
         true,
         true,
     )?;
-    Ok(Agg {
-        func: f.required(0, agg_func)?,
-        arg: f.optional(1, expr)?,
-        distinct: f.or_default(2, boolean)?,
-        separator: f.optional(3, string)?,
-        order_by: f.or_default(4, order_bys)?,
+    let func = f.required(0, agg_func);
+    let arg = f.optional(1, expr);
+    let distinct = f.or_default(2, boolean);
+    let separator = f.optional(3, string);
+    let order_by = f.or_default(4, order_bys);
+    let Some(func) = func else {
+        return Err(f.error());
+    };
+    f.done(Agg {
+        func,
+        arg,
+        distinct,
+        separator,
+        order_by,
     })
 }
 
@@ -833,10 +874,12 @@ pub(crate) fn compare(n: Node) -> R<Compare> {
             true,
             false,
         )?;
-        Ok(Compare::Exprs {
-            left: f.required(0, expr)?,
-            right: f.required(1, expr)?,
-        })
+        let left = f.required(0, expr);
+        let right = f.required(1, expr);
+        let (Some(left), Some(right)) = (left, right) else {
+            return Err(f.error());
+        };
+        f.done(Compare::Exprs { left, right })
     } else {
         let mut f = fields(
             n,
@@ -845,10 +888,11 @@ pub(crate) fn compare(n: Node) -> R<Compare> {
             true,
             false,
         )?;
-        Ok(Compare::ColumnValue {
-            column: f.required(0, string)?,
-            value: f.required(1, value)?,
-        })
+        let value = Compare::ColumnValue {
+            column: f.required(0, string).unwrap_or_default(),
+            value: f.required(1, value).unwrap_or_default(),
+        };
+        f.done(value)
     }
 }
 
@@ -860,44 +904,49 @@ pub(crate) fn in_list(n: Node) -> R<InList> {
         true,
         true,
     )?;
-    Ok(InList {
-        column: f.required(0, string)?,
-        values: f.optional(1, values)?,
-        subquery: f.optional(2, boxed_select)?,
-    })
+    let value = InList {
+        column: f.required(0, string).unwrap_or_default(),
+        values: f.optional(1, values),
+        subquery: f.optional(2, boxed_select),
+    };
+    f.done(value)
 }
 
 pub(crate) fn between(n: Node) -> R<Between> {
     let mut f = fields(n, "struct Between", &["column", "low", "high"], true, true)?;
-    Ok(Between {
-        column: f.required(0, string)?,
-        low: f.required(1, value)?,
-        high: f.required(2, value)?,
-    })
+    let value = Between {
+        column: f.required(0, string).unwrap_or_default(),
+        low: f.required(1, value).unwrap_or_default(),
+        high: f.required(2, value).unwrap_or_default(),
+    };
+    f.done(value)
 }
 
 pub(crate) fn pattern(n: Node) -> R<Pattern> {
     let mut f = fields(n, "struct Pattern", &["column", "pattern"], true, true)?;
-    Ok(Pattern {
-        column: f.required(0, string)?,
-        pattern: f.required(1, string)?,
-    })
+    let value = Pattern {
+        column: f.required(0, string).unwrap_or_default(),
+        pattern: f.required(1, string).unwrap_or_default(),
+    };
+    f.done(value)
 }
 
 pub(crate) fn column_value(n: Node) -> R<ColumnValue> {
     let mut f = fields(n, "struct ColumnValue", &["column", "value"], true, true)?;
-    Ok(ColumnValue {
-        column: f.required(0, string)?,
-        value: f.required(1, value)?,
-    })
+    let value = ColumnValue {
+        column: f.required(0, string).unwrap_or_default(),
+        value: f.required(1, value).unwrap_or_default(),
+    };
+    f.done(value)
 }
 
 pub(crate) fn column_key(n: Node) -> R<ColumnKey> {
     let mut f = fields(n, "struct ColumnKey", &["column", "key"], true, true)?;
-    Ok(ColumnKey {
-        column: f.required(0, string)?,
-        key: f.required(1, string)?,
-    })
+    let value = ColumnKey {
+        column: f.required(0, string).unwrap_or_default(),
+        key: f.required(1, string).unwrap_or_default(),
+    };
+    f.done(value)
 }
 
 pub(crate) fn text_search(n: Node) -> R<TextSearch> {
@@ -908,19 +957,21 @@ pub(crate) fn text_search(n: Node) -> R<TextSearch> {
         true,
         true,
     )?;
-    Ok(TextSearch {
-        column: f.required(0, string)?,
-        query: f.required(1, string)?,
-        config: f.optional(2, string)?,
-    })
+    let value = TextSearch {
+        column: f.required(0, string).unwrap_or_default(),
+        query: f.required(1, string).unwrap_or_default(),
+        config: f.optional(2, string),
+    };
+    f.done(value)
 }
 
 pub(crate) fn has(n: Node) -> R<Has> {
     let mut f = fields(n, "struct Has", &["relation", "where"], true, true)?;
-    Ok(Has {
-        relation: f.required(0, string)?,
-        filter: f.optional(1, filter)?,
-    })
+    let value = Has {
+        relation: f.required(0, string).unwrap_or_default(),
+        filter: f.optional(1, filter),
+    };
+    f.done(value)
 }
 
 const SELECT_FIELDS: &[&str] = &[
@@ -945,25 +996,26 @@ const SELECT_FIELDS: &[&str] = &[
 
 pub(crate) fn select(n: Node) -> R<Select> {
     let mut f = fields(n, "struct Select", SELECT_FIELDS, true, true)?;
-    Ok(Select {
-        ctes: f.or_default(0, ctes)?,
-        distinct: f.or_default(1, boolean)?,
-        distinct_on: f.or_default(2, exprs)?,
-        from: f.required(3, string)?,
-        alias: f.optional(4, string)?,
-        columns: f.required(5, all_or_list)?,
-        defer: f.or_default(6, strings)?,
-        joins: f.or_default(7, joins)?,
-        filter: f.optional(8, filter)?,
-        group_by: f.or_default(9, exprs)?,
-        having: f.optional(10, filter)?,
-        order_by: f.or_default(11, order_bys)?,
-        after: f.optional(12, values)?,
-        limit: f.optional(13, u64_)?,
-        offset: f.optional(14, u64_)?,
-        lock: f.optional(15, lock)?,
-        with: f.or_default(16, includes)?,
-    })
+    let value = Select {
+        ctes: f.or_default(0, ctes),
+        distinct: f.or_default(1, boolean),
+        distinct_on: f.or_default(2, exprs),
+        from: f.required(3, string).unwrap_or_default(),
+        alias: f.optional(4, string),
+        columns: f.required(5, all_or_list).unwrap_or_default(),
+        defer: f.or_default(6, strings),
+        joins: f.or_default(7, joins),
+        filter: f.optional(8, filter),
+        group_by: f.or_default(9, exprs),
+        having: f.optional(10, filter),
+        order_by: f.or_default(11, order_bys),
+        after: f.optional(12, values),
+        limit: f.optional(13, u64_),
+        offset: f.optional(14, u64_),
+        lock: f.optional(15, lock),
+        with: f.or_default(16, includes),
+    };
+    f.done(value)
 }
 
 /// `"*"` (every column: `None`) or a list of select items.
@@ -975,7 +1027,7 @@ fn all_or_list(n: Node) -> R<Option<Vec<SelectItem>>> {
             if pairs.len() == 1
                 && pairs
                     .first()
-                    .is_some_and(|(k, v)| k == "*" && *v == Node::Null) =>
+                    .is_some_and(|(k, v)| k == "*" && matches!(v, Node::Null)) =>
         {
             Ok(None)
         }
@@ -997,10 +1049,12 @@ pub(crate) fn select_item(n: Node) -> R<SelectItem> {
                 false,
                 false,
             )?;
-            Ok(SelectItem::Expr {
-                expr: f.required(0, expr)?,
-                alias: f.required(1, string)?,
-            })
+            let expr = f.required(0, expr);
+            let alias = f.required(1, string).unwrap_or_default();
+            let Some(expr) = expr else {
+                return Err(f.error());
+            };
+            f.done(SelectItem::Expr { expr, alias })
         }
         other => Err(other.invalid(r#"a column name or {"expr", "as"}"#)),
     }
@@ -1014,13 +1068,14 @@ pub(crate) fn join(n: Node) -> R<Join> {
         true,
         true,
     )?;
-    Ok(Join {
-        relation: f.optional(0, string)?,
-        table: f.optional(1, string)?,
-        alias: f.optional(2, string)?,
-        kind: f.or_default(3, join_kind)?,
-        on: f.optional(4, filter)?,
-    })
+    let value = Join {
+        relation: f.optional(0, string),
+        table: f.optional(1, string),
+        alias: f.optional(2, string),
+        kind: f.or_default(3, join_kind),
+        on: f.optional(4, filter),
+    };
+    f.done(value)
 }
 
 pub(crate) fn join_kind(n: Node) -> R<JoinKind> {
@@ -1038,12 +1093,13 @@ pub(crate) fn order_by(n: Node) -> R<OrderBy> {
         true,
         true,
     )?;
-    Ok(OrderBy {
-        column: f.optional(0, string)?,
-        expr: f.optional(1, expr)?,
-        direction: f.or_default(2, direction)?,
-        nulls: f.optional(3, nulls)?,
-    })
+    let value = OrderBy {
+        column: f.optional(0, string),
+        expr: f.optional(1, expr),
+        direction: f.or_default(2, direction),
+        nulls: f.optional(3, nulls),
+    };
+    f.done(value)
 }
 
 pub(crate) fn direction(n: Node) -> R<Direction> {
@@ -1062,11 +1118,13 @@ pub(crate) fn nulls(n: Node) -> R<Nulls> {
 
 pub(crate) fn lock(n: Node) -> R<Lock> {
     let mut f = fields(n, "struct Lock", &["strength", "of", "wait"], true, true)?;
-    Ok(Lock {
-        strength: f.required(0, lock_strength)?,
-        of: f.or_default(1, strings)?,
-        wait: f.optional(2, lock_wait)?,
-    })
+    let strength = f.required(0, lock_strength);
+    let of = f.or_default(1, strings);
+    let wait = f.optional(2, lock_wait);
+    let Some(strength) = strength else {
+        return Err(f.error());
+    };
+    f.done(Lock { strength, of, wait })
 }
 
 pub(crate) fn lock_strength(n: Node) -> R<LockStrength> {
@@ -1089,10 +1147,16 @@ pub(crate) fn lock_wait(n: Node) -> R<LockWait> {
 
 pub(crate) fn cte(n: Node) -> R<Cte> {
     let mut f = fields(n, "struct Cte", &["name", "recursive", "query"], true, true)?;
-    Ok(Cte {
-        name: f.required(0, string)?,
-        recursive: f.or_default(1, boolean)?,
-        query: f.required(2, boxed_query_body)?,
+    let name = f.required(0, string).unwrap_or_default();
+    let recursive = f.or_default(1, boolean);
+    let query = f.required(2, boxed_query_body);
+    let Some(query) = query else {
+        return Err(f.error());
+    };
+    f.done(Cte {
+        name,
+        recursive,
+        query,
     })
 }
 
@@ -1104,12 +1168,20 @@ pub(crate) fn set_query(n: Node) -> R<SetQuery> {
         true,
         true,
     )?;
-    Ok(SetQuery {
-        op: f.required(0, set_op)?,
-        queries: f.required(1, selects)?,
-        order_by: f.or_default(2, order_bys)?,
-        limit: f.optional(3, u64_)?,
-        offset: f.optional(4, u64_)?,
+    let op = f.required(0, set_op);
+    let queries = f.required(1, selects).unwrap_or_default();
+    let order_by = f.or_default(2, order_bys);
+    let limit = f.optional(3, u64_);
+    let offset = f.optional(4, u64_);
+    let Some(op) = op else {
+        return Err(f.error());
+    };
+    f.done(SetQuery {
+        op,
+        queries,
+        order_by,
+        limit,
+        offset,
     })
 }
 
@@ -1144,13 +1216,14 @@ pub(crate) fn include(n: Node) -> R<Include> {
         true,
         true,
     )?;
-    Ok(Include {
-        relation: f.required(0, string)?,
-        columns: f.optional(1, strings)?,
-        filter: f.optional(2, filter)?,
-        order_by: f.or_default(3, order_bys)?,
-        with: f.or_default(4, includes)?,
-    })
+    let value = Include {
+        relation: f.required(0, string).unwrap_or_default(),
+        columns: f.optional(1, strings),
+        filter: f.optional(2, filter),
+        order_by: f.or_default(3, order_bys),
+        with: f.or_default(4, includes),
+    };
+    f.done(value)
 }
 
 const INSERT_SOURCES: &[&str] = &["rows", "select"];
@@ -1221,10 +1294,12 @@ pub(crate) fn insert_source(n: Node) -> R<InsertSource> {
 
 pub(crate) fn insert_select(n: Node) -> R<InsertSelect> {
     let mut f = fields(n, "struct InsertSelect", &["columns", "query"], true, true)?;
-    Ok(InsertSelect {
-        columns: f.required(0, strings)?,
-        query: f.required(1, boxed_select)?,
-    })
+    let columns = f.required(0, strings).unwrap_or_default();
+    let query = f.required(1, boxed_select);
+    let Some(query) = query else {
+        return Err(f.error());
+    };
+    f.done(InsertSelect { columns, query })
 }
 
 pub(crate) fn on_conflict(n: Node) -> R<OnConflict> {
@@ -1235,10 +1310,16 @@ pub(crate) fn on_conflict(n: Node) -> R<OnConflict> {
         true,
         true,
     )?;
-    Ok(OnConflict {
-        columns: f.or_default(0, strings)?,
-        constraint: f.optional(1, string)?,
-        action: f.required(2, conflict_action)?,
+    let columns = f.or_default(0, strings);
+    let constraint = f.optional(1, string);
+    let action = f.required(2, conflict_action);
+    let Some(action) = action else {
+        return Err(f.error());
+    };
+    f.done(OnConflict {
+        columns,
+        constraint,
+        action,
     })
 }
 
@@ -1249,21 +1330,25 @@ pub(crate) fn conflict_action(n: Node) -> R<ConflictAction> {
         (0, None | Some(Node::Null)) => Ok(ConflictAction::Nothing),
         (0, Some(other)) => Err(other.invalid("unit").in_key("nothing")),
         (_, content) => {
-            let n = content.unwrap_or(Node::Null);
-            // Unknown keys pass, as they did for this struct variant.
-            let mut f = fields(
-                n,
-                "struct variant ConflictAction::Update",
-                &["set", "where"],
-                false,
-                true,
-            )
-            .map_err(|e| e.in_key("update"))?;
-            let set = f.required(0, assignments).map_err(|e| e.in_key("update"))?;
-            let filter = f.optional(1, filter).map_err(|e| e.in_key("update"))?;
-            Ok(ConflictAction::Update { set, filter })
+            conflict_update(content.unwrap_or(Node::Null)).map_err(|e| e.in_key("update"))
         }
     }
+}
+
+fn conflict_update(n: Node) -> R<ConflictAction> {
+    // Unknown keys pass, as they did for this struct variant.
+    let mut f = fields(
+        n,
+        "struct variant ConflictAction::Update",
+        &["set", "where"],
+        false,
+        true,
+    )?;
+    let value = ConflictAction::Update {
+        set: f.required(0, assignments).unwrap_or_default(),
+        filter: f.optional(1, filter),
+    };
+    f.done(value)
 }
 
 pub(crate) fn update(n: Node) -> R<Update> {
@@ -1274,13 +1359,14 @@ pub(crate) fn update(n: Node) -> R<Update> {
         true,
         true,
     )?;
-    Ok(Update {
-        table: f.required(0, string)?,
-        set: f.required(1, assignments)?,
-        filter: f.optional(2, filter)?,
-        all_rows: f.or_default(3, boolean)?,
-        returning: f.or_default(4, select_items)?,
-    })
+    let value = Update {
+        table: f.required(0, string).unwrap_or_default(),
+        set: f.required(1, assignments).unwrap_or_default(),
+        filter: f.optional(2, filter),
+        all_rows: f.or_default(3, boolean),
+        returning: f.or_default(4, select_items),
+    };
+    f.done(value)
 }
 
 pub(crate) fn delete(n: Node) -> R<Delete> {
@@ -1291,12 +1377,13 @@ pub(crate) fn delete(n: Node) -> R<Delete> {
         true,
         true,
     )?;
-    Ok(Delete {
-        from: f.required(0, string)?,
-        filter: f.optional(1, filter)?,
-        all_rows: f.or_default(2, boolean)?,
-        returning: f.or_default(3, select_items)?,
-    })
+    let value = Delete {
+        from: f.required(0, string).unwrap_or_default(),
+        filter: f.optional(1, filter),
+        all_rows: f.or_default(2, boolean),
+        returning: f.or_default(3, select_items),
+    };
+    f.done(value)
 }
 
 impl Query {
@@ -1312,13 +1399,16 @@ impl Query {
 /// type and enum form.
 macro_rules! deserialize_via_node {
     ($($ty:ty => $convert:path),* $(,)?) => {$(
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                $convert(Node::deserialize(d)?).map_err(de::Error::custom)
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let node = <$crate::json_text::Node as serde::Deserialize>::deserialize(d)?;
+                $convert(node).map_err(serde::de::Error::custom)
             }
         }
     )*};
 }
+
+pub(crate) use deserialize_via_node;
 
 deserialize_via_node! {
     Query => query,

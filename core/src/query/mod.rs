@@ -97,8 +97,14 @@ pub struct RawParam {
 }
 
 impl Query {
-    pub fn from_json(json: &str) -> Result<Query, serde_json::Error> {
-        serde_json::from_str(json)
+    pub fn from_json(json: &str) -> Result<Query, FormatError> {
+        crate::json_text::read(json, json::query)
+    }
+
+    /// Reads a JSON array of definitions. An error in one of them names the
+    /// position in the text where reading stopped, as serde_json did.
+    pub fn list_from_json(json: &str) -> Result<Vec<Query>, FormatError> {
+        crate::json_text::read_list(json, json::query)
     }
 
     /// The same query, returning each row as an array of values.

@@ -5,8 +5,13 @@
 //! timestamptz is RFC 3339 in UTC; non-finite floats are the strings `NaN`,
 //! `Infinity` and `-Infinity`.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
+
+use crate::json_text;
 
 use super::composite::{self, Array, ArrayDim, Bound, Range, RecordField};
 use super::datetime::{self, Date, Interval, Time, Timetz};
@@ -114,8 +119,8 @@ fn convert(
         }
         (PgType::Bytea, J::String(s)) => Value::Bytea(parse_hex_bytea(s).ok_or_else(mismatch)?),
         (PgType::Uuid, J::String(s)) => Value::Uuid(parse_uuid(s).ok_or_else(mismatch)?),
-        (PgType::Json, any) => Value::Json(any.to_string()),
-        (PgType::Jsonb, any) => Value::Jsonb(any.to_string()),
+        (PgType::Json, any) => Value::Json(json_text::to_string(any)),
+        (PgType::Jsonb, any) => Value::Jsonb(json_text::to_string(any)),
         (PgType::Date, _) => Value::Date(Date::parse(string()?).map_err(|_| mismatch())?),
         (PgType::Time, _) => Value::Time(Time::parse(string()?).map_err(|_| mismatch())?),
         (PgType::Timetz, _) => Value::Timetz(Timetz::parse(string()?).map_err(|_| mismatch())?),
@@ -307,7 +312,7 @@ pub(crate) fn describe(json: &serde_json::Value) -> String {
         J::Array(_) => "array",
         J::Object(_) => "object",
     };
-    let mut text = json.to_string();
+    let mut text = json_text::to_string(json);
     if text.len() > 40 {
         let cut = (0..=40)
             .rev()
@@ -329,6 +334,158 @@ fn float_json<S: Serializer>(v: f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+impl Value {
+    /// The string that is this value's canonical JSON form, for the types
+    /// whose form is one (int8, numeric, text, dates and times, network
+    /// addresses, ...); `None` for numbers, JSON documents and structures.
+    pub fn json_string(&self) -> Option<Cow<'_, str>> {
+        Some(match self {
+            Value::Int8(v) => v.to_string().into(),
+            Value::Numeric(v) | Value::Text(v) => Cow::Borrowed(v),
+            Value::Timestamptz(v) => v.to_string().into(),
+            Value::Timestamp(v) => {
+                let mut utc = v.to_string();
+                if utc.ends_with('Z') {
+                    utc.pop();
+                }
+                utc.into()
+            }
+            Value::Interval(iv) => interval_iso(*iv).into(),
+            Value::Char(_)
+            | Value::Bytea(_)
+            | Value::Uuid(_)
+            | Value::Date(_)
+            | Value::Time(_)
+            | Value::Timetz(_)
+            | Value::Inet(_)
+            | Value::Cidr(_)
+            | Value::Macaddr(_) => text::render(self).unwrap_or_default().into(),
+            Value::Null
+            | Value::Bool(_)
+            | Value::Int2(_)
+            | Value::Int4(_)
+            | Value::Oid(_)
+            | Value::Float4(_)
+            | Value::Float8(_)
+            | Value::Json(_)
+            | Value::Jsonb(_)
+            | Value::Array(_)
+            | Value::Range(_)
+            | Value::Record(_) => return None,
+        })
+    }
+
+    /// Appends this value's canonical JSON text: what its `Serialize` gives
+    /// with serde_json, without serde_json's serializer.
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
+            Value::Int2(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Int4(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Oid(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Float4(v) => write_float(out, f64::from(*v)),
+            Value::Float8(v) => write_float(out, *v),
+            Value::Json(v) | Value::Jsonb(v) => match json_text::parse_value(v) {
+                Ok(doc) => json_text::write_value(out, &doc),
+                Err(_) => json_text::write_str(out, v),
+            },
+            Value::Array(array) => write_nested(out, &array_lens(array), &array.elements),
+            Value::Range(range) => {
+                let Some((lower, upper)) = &range.bounds else {
+                    out.push_str(r#"{"empty":true}"#);
+                    return;
+                };
+                for (key, inc_key, bound) in [
+                    (r#"{"lower":"#, r#","lower_inc":"#, lower),
+                    (r#","upper":"#, r#","upper_inc":"#, upper),
+                ] {
+                    out.push_str(key);
+                    match bound {
+                        Bound::Unbounded => out.push_str("null"),
+                        Bound::Inclusive(v) | Bound::Exclusive(v) => v.write_json(out),
+                    }
+                    out.push_str(inc_key);
+                    out.push_str(if matches!(bound, Bound::Inclusive(_)) {
+                        "true"
+                    } else {
+                        "false"
+                    });
+                }
+                out.push('}');
+            }
+            Value::Record(fields) => {
+                out.push('[');
+                for (i, field) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    field.value.write_json(out);
+                }
+                out.push(']');
+            }
+            _ => json_text::write_str(out, &self.json_string().unwrap_or_default()),
+        }
+    }
+
+    /// The canonical JSON text of a list of values, as a JSON array.
+    pub fn list_to_json(values: &[Value]) -> String {
+        let mut out = String::from("[");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            value.write_json(&mut out);
+        }
+        out.push(']');
+        out
+    }
+}
+
+fn write_float(out: &mut String, v: f64) {
+    match serde_json::Number::from_f64(v) {
+        Some(n) => json_text::write_number(out, &n),
+        None if v.is_nan() => out.push_str(r#""NaN""#),
+        None if v > 0.0 => out.push_str(r#""Infinity""#),
+        None => out.push_str(r#""-Infinity""#),
+    }
+}
+
+fn array_lens(array: &Array) -> Vec<usize> {
+    array
+        .dims
+        .iter()
+        .map(|d| usize::try_from(d.len).unwrap_or(0))
+        .collect()
+}
+
+/// Like [`NestedRef`]'s serialization, as text.
+fn write_nested(out: &mut String, lens: &[usize], elements: &[Value]) {
+    out.push('[');
+    if let Some((len, inner)) = lens.split_first().filter(|_| !elements.is_empty()) {
+        let stride: usize = inner.iter().product();
+        for i in 0..*len {
+            if i > 0 {
+                out.push(',');
+            }
+            if inner.is_empty() {
+                elements.get(i).unwrap_or(&Value::Null).write_json(out);
+            } else {
+                let start = (i * stride).min(elements.len());
+                let end = (start + stride).min(elements.len());
+                write_nested(out, inner, &elements[start..end]);
+            }
+        }
+    }
+    out.push(']');
+}
+
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -337,34 +494,19 @@ impl Serialize for Value {
             Value::Int2(v) => s.serialize_i16(*v),
             Value::Int4(v) => s.serialize_i32(*v),
             Value::Oid(v) => s.serialize_u32(*v),
-            Value::Int8(v) => s.collect_str(v),
             Value::Float4(v) => float_json(f64::from(*v), s),
             Value::Float8(v) => float_json(*v, s),
-            Value::Numeric(v) | Value::Text(v) => s.serialize_str(v),
-            Value::Timestamptz(v) => s.collect_str(v),
-            Value::Timestamp(v) => {
-                let utc = v.to_string();
-                s.serialize_str(utc.strip_suffix('Z').unwrap_or(&utc))
-            }
             Value::Json(v) | Value::Jsonb(v) => {
                 match serde_json::from_str::<serde_json::Value>(v) {
                     Ok(doc) => doc.serialize(s),
                     Err(_) => s.serialize_str(v),
                 }
             }
-            Value::Interval(iv) => s.serialize_str(&interval_iso(*iv)),
-            Value::Array(array) => {
-                let lens: Vec<usize> = array
-                    .dims
-                    .iter()
-                    .map(|d| usize::try_from(d.len).unwrap_or(0))
-                    .collect();
-                NestedRef {
-                    lens: &lens,
-                    elements: &array.elements,
-                }
-                .serialize(s)
+            Value::Array(array) => NestedRef {
+                lens: &array_lens(array),
+                elements: &array.elements,
             }
+            .serialize(s),
             Value::Range(range) => {
                 let Some((lower, upper)) = &range.bounds else {
                     let mut map = s.serialize_map(Some(1))?;
@@ -395,15 +537,7 @@ impl Serialize for Value {
                 }
                 seq.end()
             }
-            Value::Char(_)
-            | Value::Bytea(_)
-            | Value::Uuid(_)
-            | Value::Date(_)
-            | Value::Time(_)
-            | Value::Timetz(_)
-            | Value::Inet(_)
-            | Value::Cidr(_)
-            | Value::Macaddr(_) => s.serialize_str(&text::render(self).unwrap_or_default()),
+            _ => s.serialize_str(&self.json_string().unwrap_or_default()),
         }
     }
 }
@@ -594,6 +728,79 @@ mod tests {
         );
         let doc = Value::Jsonb(r#"{"a": [1, 2]}"#.into());
         assert_eq!(serde_json::to_string(&doc).unwrap(), r#"{"a":[1,2]}"#);
+    }
+
+    #[test]
+    fn written_json_is_what_serialize_gives() {
+        let j = |v: serde_json::Value, ty: &str| {
+            Value::from_json(&v, &PgType::parse(ty)).unwrap_or_else(|e| panic!("{ty}: {e:?}"))
+        };
+        let ragged = Value::Array(Array {
+            element: PgType::Int4,
+            dims: vec![ArrayDim { len: 3, lower: 1 }, ArrayDim { len: 2, lower: 1 }],
+            elements: vec![Value::Int4(1), Value::Int4(2), Value::Int4(3)],
+        });
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int2(i16::MIN),
+            Value::Int4(-7),
+            Value::Int8(i64::MIN),
+            Value::Oid(u32::MAX),
+            Value::Float4(0.1),
+            Value::Float4(f32::NAN),
+            Value::Float8(-0.0),
+            Value::Float8(1e21),
+            Value::Float8(1.5e-7),
+            Value::Float8(f64::INFINITY),
+            Value::Float8(f64::NEG_INFINITY),
+            Value::Numeric("-12.50".into()),
+            Value::Text("a\"b\\c\n\u{1}\u{1f}é😀".into()),
+            Value::Char(b'"'),
+            Value::Bytea(vec![0, 255]),
+            Value::Json(r#"{"b": [1, 2.50, "\u0041"], "a": null, "a": true}"#.into()),
+            Value::Jsonb("not json".into()),
+            Value::Jsonb("1e400".into()),
+            Value::Timestamptz(Timestamp::Micros(-1)),
+            Value::Record(vec![]),
+            ragged,
+            j(json!("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), "uuid"),
+            j(json!("0044-03-15 BC"), "date"),
+            j(json!("10:00:00.5+05:30"), "timetz"),
+            j(json!("04:05:06.000001"), "time"),
+            j(json!("2024-01-02 03:04:05.5"), "timestamp"),
+            j(json!("2024-01-02T03:04:05Z"), "timestamptz"),
+            j(json!("P1Y-2M3DT-4H5M6.25S"), "interval"),
+            j(json!("PT0S"), "interval"),
+            j(json!("10.0.0.0/8"), "cidr"),
+            j(json!("::1"), "inet"),
+            j(json!("08:00:2b:01:02:03"), "macaddr"),
+            j(json!([[1, null], [3, 4]]), "int8[]"),
+            j(json!([]), "text[]"),
+            j(json!([["a\"", "b"]]), "text[]"),
+            j(json!({"lower": 1, "upper": 5}), "int4range"),
+            j(
+                json!({"lower": null, "upper": "2024-01-01", "upper_inc": true}),
+                "daterange",
+            ),
+            j(json!({"empty": true}), "numrange"),
+            j(json!(["a", 1, 2.5, null, [1], {"k": 1}]), "record"),
+        ];
+        for value in &values {
+            let mut written = String::new();
+            value.write_json(&mut written);
+            assert_eq!(written, serde_json::to_string(value).unwrap(), "{value:?}");
+            if let Some(text) = value.json_string() {
+                let text = serde_json::Value::String(text.into_owned());
+                assert_eq!(text, serde_json::to_value(value).unwrap());
+            }
+        }
+        assert_eq!(
+            Value::list_to_json(&values),
+            serde_json::to_string(&values[..]).unwrap()
+        );
+        assert_eq!(Value::list_to_json(&[]), "[]");
     }
 
     #[test]
