@@ -320,7 +320,7 @@ impl Client {
             Err(error) => return Promise::reject(&error),
         };
         if matches!(&query.body, QueryBody::Select(select) if !select.with.is_empty()) {
-            return self.run_plan(query, detailed);
+            return self.run_plan(&query, detailed);
         }
         // Compile eagerly so an invalid definition rejects without any I/O.
         let prepared = self.db.compile(&query).map_err(|e| to_js_error(&e));
@@ -346,16 +346,16 @@ impl Client {
 
     /// A select with `with`: the root, then one batched statement per
     /// relation level, assembled into nested objects.
-    fn run_plan(&self, query: Query, detailed: bool) -> Promise {
-        let plan = match compile_plan(&query, self.db.schema()) {
+    fn run_plan(&self, query: &Query, detailed: bool) -> Promise {
+        let plan = match compile_plan(query, self.db.schema()) {
             Ok(plan) => plan,
             Err(error) => return Promise::reject(&to_js_error(&keel_core::Error::from(error))),
         };
         let db = Rc::clone(&self.db);
         let options = self.options;
         promise(async move {
-            let fetched = db.fetch_plan(&query).await.map_err(|e| to_js_error(&e))?;
-            let rows = convert::plan_to_js(&fetched, &plan.loads, options)?;
+            let fetched = db.run_plan(&plan).await.map_err(|e| to_js_error(&e))?;
+            let rows = convert::plan_to_js(&fetched, &plan.root.columns, &plan.loads, options)?;
             if !detailed {
                 return Ok(rows.into());
             }
