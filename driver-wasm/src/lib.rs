@@ -106,28 +106,24 @@ impl Client {
         keel_core::protocol::set_nfkc(nfkc);
         promise(async move {
             let (config, value_options) = convert::connect_options(&options)?;
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| {
+            // The SCRAM nonce seed, then the tag of this client's statement names.
+            let mut random = [0u8; 40];
+            getrandom::fill(&mut random).map_err(|e| {
                 convert::plain_error(
                     "KeelTransportError",
                     "transport",
                     &format!("no random source: {e}"),
                 )
             })?;
-            let engine = Engine::connect(JsTransportAdapter::new(transport), config, &seed)
+            let (seed, tag) = random.split_at(32);
+            let engine = Engine::connect(JsTransportAdapter::new(transport), config, seed)
                 .await
                 .map_err(|e| to_js_error(&e))?;
             // An in-process PGlite serves every client on one backend session,
             // so each client names its prepared statements uniquely.
-            let mut tag = [0u8; 8];
-            getrandom::fill(&mut tag).map_err(|e| {
-                convert::plain_error(
-                    "KeelTransportError",
-                    "transport",
-                    &format!("no random source: {e}"),
-                )
-            })?;
-            let tag = u64::from_le_bytes(tag);
+            let tag = tag
+                .iter()
+                .fold(0u64, |tag, byte| tag << 8 | u64::from(*byte));
             engine
                 .set_statement_prefix(&format!("keel_{tag:016x}"))
                 .await;
@@ -163,7 +159,7 @@ impl Client {
     }
 
     /// Waits for the next NOTIFY on a channel this connection LISTENs on and
-    /// resolves to `{ processId, channel, payload }`. Holds the connection
+    /// resolves to `[processId, channel, payload]`. Holds the connection
     /// while waiting: use a connection dedicated to listening.
     #[wasm_bindgen(js_name = nextNotification)]
     pub fn next_notification(&self) -> Promise {
@@ -174,22 +170,20 @@ impl Client {
                 .next_notification()
                 .await
                 .map_err(|e| to_js_error(&e))?;
-            let out = js_sys::Object::new();
-            js_sys::Reflect::set(
-                &out,
-                &"processId".into(),
-                &JsValue::from_f64(f64::from(notification.process_id)),
-            )?;
-            js_sys::Reflect::set(&out, &"channel".into(), &notification.channel.into())?;
-            js_sys::Reflect::set(&out, &"payload".into(), &notification.payload.into())?;
-            Ok(out.into())
+            let fields = [
+                JsValue::from_f64(f64::from(notification.process_id)),
+                notification.channel.into(),
+                notification.payload.into(),
+            ];
+            Ok(fields.iter().collect::<js_sys::Array>().into())
         })
     }
 
     /// Runs several definitions (a JSON array) together, sending the
     /// statements this connection has prepared before in one write. Resolves
-    /// to one `{ rows }` or `{ error }` per definition, in order; every
-    /// definition is compiled before anything is sent.
+    /// to one entry per definition, in order: its array of rows, or the
+    /// error it failed with; every definition is compiled before anything
+    /// is sent.
     pub fn pipeline(&self, queries_json: &str) -> Promise {
         let prepared = serde_json::from_str::<Vec<Query>>(queries_json)
             .map_err(|e| {
@@ -230,19 +224,10 @@ impl Client {
                 .map_err(|e| to_js_error(&e))?;
             let out = js_sys::Array::new();
             for ((statement, _, shape), result) in prepared.iter().zip(results) {
-                let entry = js_sys::Object::new();
                 let built = result.and_then(|raw| {
                     convert::shaped_raw_to_js(&statement.columns, &raw, *shape, options)
                 });
-                match built {
-                    Ok(js_rows) => {
-                        js_sys::Reflect::set(&entry, &"rows".into(), &js_rows)?;
-                    }
-                    Err(error) => {
-                        js_sys::Reflect::set(&entry, &"error".into(), &to_js_error(&error))?;
-                    }
-                }
-                out.push(&entry);
+                out.push(&built.map_or_else(|error| to_js_error(&error), JsValue::from));
             }
             Ok(out.into())
         })
