@@ -43,10 +43,10 @@ thread_local! {
     static MATERIALIZER: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
-/// Installs the JS function that builds rows from the flat form, or removes
-/// it (`undefined`), which brings back the cell-by-cell conversion; tests
-/// compare the two.
-#[wasm_bindgen(js_name = setRowMaterializer)]
+// Installs the JS function that builds rows from the flat form, or removes
+// it (`undefined`), which brings back the cell-by-cell conversion; tests
+// compare the two.
+#[wasm_bindgen(js_name = setRowMaterializer, skip_jsdoc)]
 pub fn set_row_materializer(materializer: Option<Function>) {
     MATERIALIZER.with(|m| *m.borrow_mut() = materializer);
 }

@@ -7,6 +7,10 @@
 //!
 //! Everything here is wasm32-only; on other targets the crate is empty, so
 //! `cargo test --workspace` can still build it.
+//!
+//! The exported items are documented with `//` and `skip_jsdoc`: wasm-bindgen
+//! copies doc comments and JSDoc into the generated glue, which ships in the
+//! npm package, and only js/src calls these (its API carries the docs).
 #![cfg(target_arch = "wasm32")]
 
 mod batch;
@@ -31,7 +35,7 @@ use transport::{JsTransport, JsTransportAdapter};
 
 type Engine = keel_core::protocol::Client<JsTransportAdapter>;
 
-/// A schema, parsed once and shared by every query that names it.
+// A schema, parsed once and shared by every query that names it.
 #[wasm_bindgen]
 pub struct Schema {
     inner: Arc<keel_core::Schema>,
@@ -39,8 +43,8 @@ pub struct Schema {
 
 #[wasm_bindgen]
 impl Schema {
-    /// Parses a schema from its JSON text; throws a KeelCompileError if it is invalid.
-    #[wasm_bindgen(constructor)]
+    // Parses a schema from its JSON text; throws a KeelCompileError if it is invalid.
+    #[wasm_bindgen(constructor, skip_jsdoc)]
     pub fn new(json: &str) -> Result<Schema, JsValue> {
         let inner = keel_core::Schema::from_json(json).map_err(|e| {
             convert::plain_error(
@@ -78,8 +82,8 @@ fn parse_query(json: &str) -> Result<Query, JsValue> {
     })
 }
 
-/// Compiles a query definition without running it: `{ sql, params }`.
-#[wasm_bindgen]
+// Compiles a query definition without running it: `{ sql, params }`.
+#[wasm_bindgen(skip_jsdoc)]
 pub fn compile(schema: &Schema, query_json: &str) -> Result<JsValue, JsValue> {
     let query = parse_query(query_json)?;
     let statement = keel_core::compile(&query, &schema.inner)
@@ -87,7 +91,7 @@ pub fn compile(schema: &Schema, query_json: &str) -> Result<JsValue, JsValue> {
     convert::statement_to_js(&statement)
 }
 
-/// One connection to PostgreSQL through a JS transport.
+// One connection to PostgreSQL through a JS transport.
 #[wasm_bindgen]
 pub struct Client {
     db: Rc<Db<Engine>>,
@@ -96,11 +100,12 @@ pub struct Client {
 
 #[wasm_bindgen]
 impl Client {
-    /// Logs in over `transport` (startup, then trust, cleartext, md5 or
-    /// SCRAM-SHA-256 as the server asks) and resolves to a ready Client.
-    ///
-    /// `options`: `{ user, password?, database?, applicationName?,
-    /// int8?: "bigint" | "string", timestamptz?: "date" | "string" }`.
+    // Logs in over `transport` (startup, then trust, cleartext, md5 or
+    // SCRAM-SHA-256 as the server asks) and resolves to a ready Client.
+    //
+    // `options`: `{ user, password?, database?, applicationName?,
+    // int8?: "bigint" | "string", timestamptz?: "date" | "string" }`.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn connect(transport: JsTransport, schema: &Schema, options: JsValue) -> Promise {
         let schema = Arc::clone(&schema.inner);
         keel_core::protocol::set_nfkc(nfkc);
@@ -135,22 +140,23 @@ impl Client {
         })
     }
 
-    /// Runs a query definition (JSON text) and resolves to an array of row objects.
+    // Runs a query definition (JSON text) and resolves to an array of row objects.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn query(&self, query_json: &str) -> Promise {
         self.run(query_json, false)
     }
 
-    /// Like `query`, but resolves to `{ sql, params, rows }`: the statement
-    /// that actually ran alongside its rows.
-    #[wasm_bindgen(js_name = queryDetailed)]
+    // Like `query`, but resolves to `{ sql, params, rows }`: the statement
+    // that actually ran alongside its rows.
+    #[wasm_bindgen(js_name = queryDetailed, skip_jsdoc)]
     pub fn query_detailed(&self, query_json: &str) -> Promise {
         self.run(query_json, true)
     }
 
-    /// The bytes of a CancelRequest for this connection, to write on a second
-    /// connection to the same server; `undefined` when the server gave no
-    /// cancel key (PGlite).
-    #[wasm_bindgen(js_name = cancelRequest)]
+    // The bytes of a CancelRequest for this connection, to write on a second
+    // connection to the same server; `undefined` when the server gave no
+    // cancel key (PGlite).
+    #[wasm_bindgen(js_name = cancelRequest, skip_jsdoc)]
     pub fn cancel_request(&self) -> Option<js_sys::Uint8Array> {
         self.db
             .driver()
@@ -158,10 +164,10 @@ impl Client {
             .map(js_sys::Uint8Array::from)
     }
 
-    /// Waits for the next NOTIFY on a channel this connection LISTENs on and
-    /// resolves to `[processId, channel, payload]`. Holds the connection
-    /// while waiting: use a connection dedicated to listening.
-    #[wasm_bindgen(js_name = nextNotification)]
+    // Waits for the next NOTIFY on a channel this connection LISTENs on and
+    // resolves to `[processId, channel, payload]`. Holds the connection
+    // while waiting: use a connection dedicated to listening.
+    #[wasm_bindgen(js_name = nextNotification, skip_jsdoc)]
     pub fn next_notification(&self) -> Promise {
         let db = Rc::clone(&self.db);
         promise(async move {
@@ -179,11 +185,12 @@ impl Client {
         })
     }
 
-    /// Runs several definitions (a JSON array) together, sending the
-    /// statements this connection has prepared before in one write. Resolves
-    /// to one entry per definition, in order: its array of rows, or the
-    /// error it failed with; every definition is compiled before anything
-    /// is sent.
+    // Runs several definitions (a JSON array) together, sending the
+    // statements this connection has prepared before in one write. Resolves
+    // to one entry per definition, in order: its array of rows, or the
+    // error it failed with; every definition is compiled before anything
+    // is sent.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn pipeline(&self, queries_json: &str) -> Promise {
         let prepared = serde_json::from_str::<Vec<Query>>(queries_json)
             .map_err(|e| {
@@ -233,9 +240,10 @@ impl Client {
         })
     }
 
-    /// Streams a query's rows in batches of at most `batch_size`: calls
-    /// `on_batch(rows)` for each batch and waits for the promise it returns;
-    /// resolving to `false` stops the stream. Resolves when the stream ends.
+    // Streams a query's rows in batches of at most `batch_size`: calls
+    // `on_batch(rows)` for each batch and waits for the promise it returns;
+    // resolving to `false` stops the stream. Resolves when the stream ends.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn stream(&self, query_json: &str, batch_size: u32, on_batch: js_sys::Function) -> Promise {
         let prepared = parse_query(query_json).and_then(|query| {
             let statement = self.db.compile(&query).map_err(|e| to_js_error(&e))?;
@@ -275,7 +283,8 @@ impl Client {
         })
     }
 
-    /// Sends Terminate and closes the transport.
+    // Sends Terminate and closes the transport.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn close(self) -> Promise {
         let db = self.db;
         promise(async move {
