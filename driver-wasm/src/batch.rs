@@ -86,7 +86,7 @@ pub fn materialize(
         materializer
             .apply(&JsValue::NULL, &args)
             .and_then(|out| out.dyn_into::<Array>())
-            .map_err(|e| Error::Transport(format!("building the rows failed: {e:?}"))),
+            .map_err(|e| crate::transport::js_error("building the rows failed", e)),
     )
 }
 

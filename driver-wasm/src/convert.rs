@@ -306,7 +306,7 @@ pub fn shaped_raw_to_js(
     }
     let rows = Rows::decode(expected, raw)?;
     shaped_rows_to_js(&rows, shape, options)
-        .map_err(|e| Error::Transport(format!("building the rows failed: {e:?}")))
+        .map_err(|e| crate::transport::js_error("building the rows failed", e))
 }
 
 /// Values-style rows: one array of values per row, in column order.
