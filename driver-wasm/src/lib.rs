@@ -28,7 +28,6 @@ use keel_core::protocol::PipelineStatement;
 use keel_core::query::QueryBody;
 use keel_core::{Db, Query};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use convert::{to_js_error, ValueOptions};
 use transport::{JsTransport, JsTransportAdapter};
@@ -254,7 +253,6 @@ impl Client {
         promise(async move {
             let (statement, shape) = prepared?;
             let params = statement.encode_params().map_err(|e| to_js_error(&e))?;
-            let columns = statement.columns.clone();
             db.driver()
                 .query_batches(
                     &statement.sql,
@@ -262,15 +260,15 @@ impl Client {
                     &params,
                     batch_size,
                     |raw| {
-                        let on_batch = on_batch.clone();
-                        let columns = columns.clone();
+                        let returned =
+                            convert::shaped_raw_to_js(&statement.columns, &raw, shape, options)
+                                .and_then(|rows| {
+                                    on_batch.call1(&JsValue::NULL, &rows).map_err(|e| {
+                                        transport::js_error("stream consumer failed", e)
+                                    })
+                                });
                         async move {
-                            let js_rows =
-                                convert::shaped_raw_to_js(&columns, &raw, shape, options)?;
-                            let returned = on_batch
-                                .call1(&JsValue::NULL, &js_rows)
-                                .map_err(|e| transport::js_error("stream consumer failed", e))?;
-                            let more = JsFuture::from(Promise::resolve(&returned))
+                            let more = transport::settle(returned?)
                                 .await
                                 .map_err(|e| transport::js_error("stream consumer failed", e))?;
                             Ok(more.as_bool().unwrap_or(true))

@@ -54,7 +54,7 @@ pub(crate) fn js_error(what: &str, error: JsValue) -> Error {
 }
 
 /// Awaits a value that may or may not be a promise.
-async fn settle(value: JsValue) -> std::result::Result<JsValue, JsValue> {
+pub(crate) async fn settle(value: JsValue) -> std::result::Result<JsValue, JsValue> {
     JsFuture::from(Promise::resolve(&value)).await
 }
 
