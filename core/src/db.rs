@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::compile::{compile, compile_plan, CompileError, Load, Statement};
+use crate::compile::{compile, compile_plan, CompileError, Load, Plan, Statement};
 use crate::driver::Driver;
 use crate::error::Result;
 use crate::query::Query;
@@ -115,6 +115,12 @@ impl<D: Driver> Db<D> {
     /// key columns that feed the next level are decoded).
     pub async fn fetch_plan_raw(&self, query: &Query) -> Result<RawPlan> {
         let plan = compile_plan(query, &self.schema)?;
+        self.run_plan(&plan).await
+    }
+
+    /// Runs a plan already compiled from this database's schema, as
+    /// [`fetch_plan_raw`](Self::fetch_plan_raw) does.
+    pub async fn run_plan(&self, plan: &Plan) -> Result<RawPlan> {
         // Pre-order, so every level's parent is fetched before it; iterative,
         // so the future needs no boxing (and stays `Send` natively).
         let mut order: Vec<(&Load, Option<usize>)> = Vec::new();
@@ -215,20 +221,19 @@ fn distinct_keys(rows: &RawRows, column: &str) -> Result<Vec<Value>> {
         })?;
     let types = column_types(rows)?;
     let ty = types.get(index).and_then(Option::as_ref);
-    let mut seen = std::collections::HashSet::new();
-    let mut keys = Vec::new();
-    for row in rows.iter() {
-        let Some(bytes) = row.get(index) else {
+    let numbered = rows.key_index(index);
+    let mut keys = Vec::with_capacity(numbered.numbers.len());
+    for (row, number) in rows.iter().zip(&numbered.rows) {
+        // A value's first row is the one that numbered it.
+        if *number != Some(keys.len()) {
             continue;
-        };
-        if seen.insert(bytes) {
-            let value = decode_cell(ty, Some(bytes)).map_err(|reason| DecodeError::Invalid {
-                column: column.to_owned(),
-                ty: ty.map_or_else(|| "text format".into(), PgType::name),
-                reason,
-            })?;
-            keys.push(value);
         }
+        let value = decode_cell(ty, row.get(index)).map_err(|reason| DecodeError::Invalid {
+            column: column.to_owned(),
+            ty: ty.map_or_else(|| "text format".into(), PgType::name),
+            reason,
+        })?;
+        keys.push(value);
     }
     Ok(keys)
 }

@@ -4,6 +4,7 @@
 //! bytes and the core's decoder turns them into values. Cells are stored in one
 //! contiguous buffer so a large result costs two allocations, not one per cell.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// A column of a result, as described by the server (RowDescription).
@@ -30,6 +31,17 @@ pub struct RawRows {
 pub struct RawRow<'a> {
     rows: &'a RawRows,
     index: usize,
+}
+
+/// The distinct non-NULL values of one column, told apart by their wire
+/// bytes (unique per value of one type): what eager loading matches parent
+/// and child rows by.
+#[derive(Debug, Clone, Default)]
+pub struct KeyIndex<'a> {
+    /// Each distinct value's number, counting from 0 in first-seen order.
+    pub numbers: HashMap<&'a [u8], usize>,
+    /// For each row, the number of its value; `None` for NULL.
+    pub rows: Vec<Option<usize>>,
 }
 
 /// A cell count or buffer size exceeded what a [`RawRows`] can index.
@@ -115,6 +127,20 @@ impl RawRows {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = RawRow<'_>> + '_ {
         (0..self.len()).map(move |index| RawRow { rows: self, index })
     }
+
+    /// Numbers the distinct values of `column`; see [`KeyIndex`].
+    pub fn key_index(&self, column: usize) -> KeyIndex<'_> {
+        let mut numbers = HashMap::new();
+        let rows = self
+            .iter()
+            .map(|row| {
+                let bytes = row.get(column)?;
+                let next = numbers.len();
+                Some(*numbers.entry(bytes).or_insert(next))
+            })
+            .collect();
+        KeyIndex { numbers, rows }
+    }
 }
 
 impl<'a> RawRow<'a> {
@@ -169,6 +195,18 @@ mod tests {
         assert_eq!(r1.get(0), Some(&b""[..]));
         assert_eq!(r1.get(1), Some(&b"xyz"[..]));
         assert!(rows.row(2).is_none());
+    }
+
+    #[test]
+    fn numbers_distinct_keys_in_first_seen_order() {
+        let mut rows = RawRows::new(cols(1));
+        for cell in [Some(&b"b"[..]), None, Some(b"a"), Some(b"b")] {
+            rows.push_row([cell]).unwrap();
+        }
+        let index = rows.key_index(0);
+        assert_eq!(index.rows, [Some(0), None, Some(1), Some(0)]);
+        assert_eq!(index.numbers.len(), 2);
+        assert_eq!(index.numbers.get(&b"a"[..]), Some(&1));
     }
 
     #[test]

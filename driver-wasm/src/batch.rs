@@ -43,10 +43,10 @@ thread_local! {
     static MATERIALIZER: RefCell<Option<Function>> = const { RefCell::new(None) };
 }
 
-/// Installs the JS function that builds rows from the flat form, or removes
-/// it (`undefined`), which brings back the cell-by-cell conversion; tests
-/// compare the two.
-#[wasm_bindgen(js_name = setRowMaterializer)]
+// Installs the JS function that builds rows from the flat form, or removes
+// it (`undefined`), which brings back the cell-by-cell conversion; tests
+// compare the two.
+#[wasm_bindgen(js_name = setRowMaterializer, skip_jsdoc)]
 pub fn set_row_materializer(materializer: Option<Function>) {
     MATERIALIZER.with(|m| *m.borrow_mut() = materializer);
 }
@@ -86,7 +86,7 @@ pub fn materialize(
         materializer
             .apply(&JsValue::NULL, &args)
             .and_then(|out| out.dyn_into::<Array>())
-            .map_err(|e| Error::Transport(format!("building the rows failed: {e:?}"))),
+            .map_err(|e| crate::transport::js_error("building the rows failed", e)),
     )
 }
 

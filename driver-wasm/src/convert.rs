@@ -1,11 +1,10 @@
 //! Conversions between keel values and JS values, and keel errors as JS errors.
 
 use js_sys::{Array, Object, Reflect};
-use std::collections::HashMap;
 
 use keel_core::compile::plan::PARENT_KEY_COLUMN;
 use keel_core::compile::{Load, Plan};
-use keel_core::db::PlanRows;
+use keel_core::db::RawPlan;
 use keel_core::protocol::StartupConfig;
 use keel_core::query::RowShape;
 use keel_core::schema::RelationKind;
@@ -203,34 +202,40 @@ pub fn rows_to_js(rows: &Rows, options: ValueOptions) -> Result<Array, JsValue> 
 
 /// Nests eager-loaded rows under their parents: each relation becomes a
 /// property holding an array (has-many, many-to-many) or one object or null
-/// (belongs-to, has-one). `loads` is the compiled plan, whose shape the
-/// fetched rows follow level for level.
+/// (belongs-to, has-one). `columns` and `loads` are the compiled plan's,
+/// whose shape the fetched rows follow level for level; parents and
+/// children are matched by the wire bytes of their keys.
 pub fn plan_to_js(
-    fetched: &PlanRows,
+    fetched: &RawPlan,
+    columns: &[String],
     loads: &[Load],
     options: ValueOptions,
 ) -> Result<Array, JsValue> {
-    let parents = rows_to_js(&fetched.rows, options)?;
+    let parents = shaped_raw_to_js(columns, &fetched.rows, RowShape::Objects, options)
+        .map_err(|e| to_js_error(&e))?;
     for (loaded, load) in fetched.loads.iter().zip(loads) {
-        let children = plan_to_js(&loaded.rows, &load.loads, options)?;
-        let child_columns = &loaded.rows.rows.columns;
-        let child_key = column_index(child_columns, &loaded.child_key)?;
-        let mut by_key: HashMap<Vec<u8>, Vec<JsValue>> = HashMap::new();
-        for (row, child) in loaded.rows.rows.rows.iter().zip(children.iter()) {
-            if child_columns[child_key] == PARENT_KEY_COLUMN {
+        let children = plan_to_js(&loaded.rows, &load.statement.columns, &load.loads, options)?;
+        let child_rows = &loaded.rows.rows;
+        let child_key = column_index(child_rows, &loaded.child_key)?;
+        let hidden_key = child_rows.columns()[child_key].name == PARENT_KEY_COLUMN;
+        let index = child_rows.key_index(child_key);
+        let mut groups: Vec<Vec<JsValue>> = (0..index.numbers.len()).map(|_| Vec::new()).collect();
+        for (number, child) in index.rows.iter().zip(children.iter()) {
+            if hidden_key {
                 Reflect::delete_property(&child.clone().into(), &PARENT_KEY_COLUMN.into())?;
             }
-            if let Some(key) = key_bytes(row.get(child_key))? {
-                by_key.entry(key).or_default().push(child);
+            if let Some(group) = number.and_then(|n| groups.get_mut(n)) {
+                group.push(child);
             }
         }
-        let parent_key = column_index(&fetched.rows.columns, &loaded.parent_key)?;
+        let parent_key = column_index(&fetched.rows, &loaded.parent_key)?;
         let many = matches!(load.kind, RelationKind::HasMany | RelationKind::ManyToMany);
-        for (row, parent) in fetched.rows.rows.iter().zip(parents.iter()) {
-            let matched = match key_bytes(row.get(parent_key))? {
-                Some(key) => by_key.get(&key).map(Vec::as_slice).unwrap_or_default(),
-                None => &[],
-            };
+        for (row, parent) in fetched.rows.iter().zip(parents.iter()) {
+            let matched = row
+                .get(parent_key)
+                .and_then(|key| index.numbers.get(key))
+                .and_then(|&n| groups.get(n))
+                .map_or(&[][..], Vec::as_slice);
             let value: JsValue = if many {
                 matched.iter().collect::<Array>().into()
             } else {
@@ -242,24 +247,17 @@ pub fn plan_to_js(
     Ok(parents)
 }
 
-fn column_index(columns: &[String], name: &str) -> Result<usize, JsValue> {
-    columns.iter().position(|c| c == name).ok_or_else(|| {
-        plain_error(
-            "KeelDecodeError",
-            "decode",
-            &format!("eager loading: the result has no key column {name:?}"),
-        )
-    })
-}
-
-/// A value's binary encoding, as a map key that compares like the value.
-fn key_bytes(value: Option<&Value>) -> Result<Option<Vec<u8>>, JsValue> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => value
-            .encode_binary()
-            .map_err(|e| plain_error("KeelDecodeError", "decode", &e.to_string())),
-    }
+fn column_index(rows: &RawRows, name: &str) -> Result<usize, JsValue> {
+    rows.columns()
+        .iter()
+        .position(|c| c.name == name)
+        .ok_or_else(|| {
+            plain_error(
+                "KeelDecodeError",
+                "decode",
+                &format!("eager loading: the result has no key column {name:?}"),
+            )
+        })
 }
 
 /// `{ sql, params, loads: [...] }` for a plan: the root statement and, level
@@ -309,7 +307,7 @@ pub fn shaped_raw_to_js(
     }
     let rows = Rows::decode(expected, raw)?;
     shaped_rows_to_js(&rows, shape, options)
-        .map_err(|e| Error::Transport(format!("building the rows failed: {e:?}")))
+        .map_err(|e| crate::transport::js_error("building the rows failed", e))
 }
 
 /// Values-style rows: one array of values per row, in column order.

@@ -7,6 +7,10 @@
 //!
 //! Everything here is wasm32-only; on other targets the crate is empty, so
 //! `cargo test --workspace` can still build it.
+//!
+//! The exported items are documented with `//` and `skip_jsdoc`: wasm-bindgen
+//! copies doc comments and JSDoc into the generated glue, which ships in the
+//! npm package, and only js/src calls these (its API carries the docs).
 #![cfg(target_arch = "wasm32")]
 
 mod batch;
@@ -24,14 +28,13 @@ use keel_core::protocol::PipelineStatement;
 use keel_core::query::QueryBody;
 use keel_core::{Db, Query};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use convert::{to_js_error, ValueOptions};
 use transport::{JsTransport, JsTransportAdapter};
 
 type Engine = keel_core::protocol::Client<JsTransportAdapter>;
 
-/// A schema, parsed once and shared by every query that names it.
+// A schema, parsed once and shared by every query that names it.
 #[wasm_bindgen]
 pub struct Schema {
     inner: Arc<keel_core::Schema>,
@@ -39,8 +42,8 @@ pub struct Schema {
 
 #[wasm_bindgen]
 impl Schema {
-    /// Parses a schema from its JSON text; throws a KeelCompileError if it is invalid.
-    #[wasm_bindgen(constructor)]
+    // Parses a schema from its JSON text; throws a KeelCompileError if it is invalid.
+    #[wasm_bindgen(constructor, skip_jsdoc)]
     pub fn new(json: &str) -> Result<Schema, JsValue> {
         let inner = keel_core::Schema::from_json(json).map_err(|e| {
             convert::plain_error(
@@ -78,8 +81,8 @@ fn parse_query(json: &str) -> Result<Query, JsValue> {
     })
 }
 
-/// Compiles a query definition without running it: `{ sql, params }`.
-#[wasm_bindgen]
+// Compiles a query definition without running it: `{ sql, params }`.
+#[wasm_bindgen(skip_jsdoc)]
 pub fn compile(schema: &Schema, query_json: &str) -> Result<JsValue, JsValue> {
     let query = parse_query(query_json)?;
     let statement = keel_core::compile(&query, &schema.inner)
@@ -87,7 +90,7 @@ pub fn compile(schema: &Schema, query_json: &str) -> Result<JsValue, JsValue> {
     convert::statement_to_js(&statement)
 }
 
-/// One connection to PostgreSQL through a JS transport.
+// One connection to PostgreSQL through a JS transport.
 #[wasm_bindgen]
 pub struct Client {
     db: Rc<Db<Engine>>,
@@ -96,38 +99,35 @@ pub struct Client {
 
 #[wasm_bindgen]
 impl Client {
-    /// Logs in over `transport` (startup, then trust, cleartext, md5 or
-    /// SCRAM-SHA-256 as the server asks) and resolves to a ready Client.
-    ///
-    /// `options`: `{ user, password?, database?, applicationName?,
-    /// int8?: "bigint" | "string", timestamptz?: "date" | "string" }`.
+    // Logs in over `transport` (startup, then trust, cleartext, md5 or
+    // SCRAM-SHA-256 as the server asks) and resolves to a ready Client.
+    //
+    // `options`: `{ user, password?, database?, applicationName?,
+    // int8?: "bigint" | "string", timestamptz?: "date" | "string" }`.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn connect(transport: JsTransport, schema: &Schema, options: JsValue) -> Promise {
         let schema = Arc::clone(&schema.inner);
         keel_core::protocol::set_nfkc(nfkc);
         promise(async move {
             let (config, value_options) = convert::connect_options(&options)?;
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| {
+            // The SCRAM nonce seed, then the tag of this client's statement names.
+            let mut random = [0u8; 40];
+            getrandom::fill(&mut random).map_err(|e| {
                 convert::plain_error(
                     "KeelTransportError",
                     "transport",
                     &format!("no random source: {e}"),
                 )
             })?;
-            let engine = Engine::connect(JsTransportAdapter::new(transport), config, &seed)
+            let (seed, tag) = random.split_at(32);
+            let engine = Engine::connect(JsTransportAdapter::new(transport), config, seed)
                 .await
                 .map_err(|e| to_js_error(&e))?;
             // An in-process PGlite serves every client on one backend session,
             // so each client names its prepared statements uniquely.
-            let mut tag = [0u8; 8];
-            getrandom::fill(&mut tag).map_err(|e| {
-                convert::plain_error(
-                    "KeelTransportError",
-                    "transport",
-                    &format!("no random source: {e}"),
-                )
-            })?;
-            let tag = u64::from_le_bytes(tag);
+            let tag = tag
+                .iter()
+                .fold(0u64, |tag, byte| tag << 8 | u64::from(*byte));
             engine
                 .set_statement_prefix(&format!("keel_{tag:016x}"))
                 .await;
@@ -139,22 +139,23 @@ impl Client {
         })
     }
 
-    /// Runs a query definition (JSON text) and resolves to an array of row objects.
+    // Runs a query definition (JSON text) and resolves to an array of row objects.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn query(&self, query_json: &str) -> Promise {
         self.run(query_json, false)
     }
 
-    /// Like `query`, but resolves to `{ sql, params, rows }`: the statement
-    /// that actually ran alongside its rows.
-    #[wasm_bindgen(js_name = queryDetailed)]
+    // Like `query`, but resolves to `{ sql, params, rows }`: the statement
+    // that actually ran alongside its rows.
+    #[wasm_bindgen(js_name = queryDetailed, skip_jsdoc)]
     pub fn query_detailed(&self, query_json: &str) -> Promise {
         self.run(query_json, true)
     }
 
-    /// The bytes of a CancelRequest for this connection, to write on a second
-    /// connection to the same server; `undefined` when the server gave no
-    /// cancel key (PGlite).
-    #[wasm_bindgen(js_name = cancelRequest)]
+    // The bytes of a CancelRequest for this connection, to write on a second
+    // connection to the same server; `undefined` when the server gave no
+    // cancel key (PGlite).
+    #[wasm_bindgen(js_name = cancelRequest, skip_jsdoc)]
     pub fn cancel_request(&self) -> Option<js_sys::Uint8Array> {
         self.db
             .driver()
@@ -162,10 +163,10 @@ impl Client {
             .map(js_sys::Uint8Array::from)
     }
 
-    /// Waits for the next NOTIFY on a channel this connection LISTENs on and
-    /// resolves to `{ processId, channel, payload }`. Holds the connection
-    /// while waiting: use a connection dedicated to listening.
-    #[wasm_bindgen(js_name = nextNotification)]
+    // Waits for the next NOTIFY on a channel this connection LISTENs on and
+    // resolves to `[processId, channel, payload]`. Holds the connection
+    // while waiting: use a connection dedicated to listening.
+    #[wasm_bindgen(js_name = nextNotification, skip_jsdoc)]
     pub fn next_notification(&self) -> Promise {
         let db = Rc::clone(&self.db);
         promise(async move {
@@ -174,22 +175,21 @@ impl Client {
                 .next_notification()
                 .await
                 .map_err(|e| to_js_error(&e))?;
-            let out = js_sys::Object::new();
-            js_sys::Reflect::set(
-                &out,
-                &"processId".into(),
-                &JsValue::from_f64(f64::from(notification.process_id)),
-            )?;
-            js_sys::Reflect::set(&out, &"channel".into(), &notification.channel.into())?;
-            js_sys::Reflect::set(&out, &"payload".into(), &notification.payload.into())?;
-            Ok(out.into())
+            let fields = [
+                JsValue::from_f64(f64::from(notification.process_id)),
+                notification.channel.into(),
+                notification.payload.into(),
+            ];
+            Ok(fields.iter().collect::<js_sys::Array>().into())
         })
     }
 
-    /// Runs several definitions (a JSON array) together, sending the
-    /// statements this connection has prepared before in one write. Resolves
-    /// to one `{ rows }` or `{ error }` per definition, in order; every
-    /// definition is compiled before anything is sent.
+    // Runs several definitions (a JSON array) together, sending the
+    // statements this connection has prepared before in one write. Resolves
+    // to one entry per definition, in order: its array of rows, or the
+    // error it failed with; every definition is compiled before anything
+    // is sent.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn pipeline(&self, queries_json: &str) -> Promise {
         let prepared = Query::list_from_json(queries_json)
             .map_err(|e| {
@@ -230,27 +230,19 @@ impl Client {
                 .map_err(|e| to_js_error(&e))?;
             let out = js_sys::Array::new();
             for ((statement, _, shape), result) in prepared.iter().zip(results) {
-                let entry = js_sys::Object::new();
                 let built = result.and_then(|raw| {
                     convert::shaped_raw_to_js(&statement.columns, &raw, *shape, options)
                 });
-                match built {
-                    Ok(js_rows) => {
-                        js_sys::Reflect::set(&entry, &"rows".into(), &js_rows)?;
-                    }
-                    Err(error) => {
-                        js_sys::Reflect::set(&entry, &"error".into(), &to_js_error(&error))?;
-                    }
-                }
-                out.push(&entry);
+                out.push(&built.map_or_else(|error| to_js_error(&error), JsValue::from));
             }
             Ok(out.into())
         })
     }
 
-    /// Streams a query's rows in batches of at most `batch_size`: calls
-    /// `on_batch(rows)` for each batch and waits for the promise it returns;
-    /// resolving to `false` stops the stream. Resolves when the stream ends.
+    // Streams a query's rows in batches of at most `batch_size`: calls
+    // `on_batch(rows)` for each batch and waits for the promise it returns;
+    // resolving to `false` stops the stream. Resolves when the stream ends.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn stream(&self, query_json: &str, batch_size: u32, on_batch: js_sys::Function) -> Promise {
         let prepared = parse_query(query_json).and_then(|query| {
             let statement = self.db.compile(&query).map_err(|e| to_js_error(&e))?;
@@ -261,7 +253,6 @@ impl Client {
         promise(async move {
             let (statement, shape) = prepared?;
             let params = statement.encode_params().map_err(|e| to_js_error(&e))?;
-            let columns = statement.columns.clone();
             db.driver()
                 .query_batches(
                     &statement.sql,
@@ -269,15 +260,15 @@ impl Client {
                     &params,
                     batch_size,
                     |raw| {
-                        let on_batch = on_batch.clone();
-                        let columns = columns.clone();
+                        let returned =
+                            convert::shaped_raw_to_js(&statement.columns, &raw, shape, options)
+                                .and_then(|rows| {
+                                    on_batch.call1(&JsValue::NULL, &rows).map_err(|e| {
+                                        transport::js_error("stream consumer failed", e)
+                                    })
+                                });
                         async move {
-                            let js_rows =
-                                convert::shaped_raw_to_js(&columns, &raw, shape, options)?;
-                            let returned = on_batch
-                                .call1(&JsValue::NULL, &js_rows)
-                                .map_err(|e| transport::js_error("stream consumer failed", e))?;
-                            let more = JsFuture::from(Promise::resolve(&returned))
+                            let more = transport::settle(returned?)
                                 .await
                                 .map_err(|e| transport::js_error("stream consumer failed", e))?;
                             Ok(more.as_bool().unwrap_or(true))
@@ -290,7 +281,8 @@ impl Client {
         })
     }
 
-    /// Sends Terminate and closes the transport.
+    // Sends Terminate and closes the transport.
+    #[wasm_bindgen(skip_jsdoc)]
     pub fn close(self) -> Promise {
         let db = self.db;
         promise(async move {
@@ -320,7 +312,7 @@ impl Client {
             Err(error) => return Promise::reject(&error),
         };
         if matches!(&query.body, QueryBody::Select(select) if !select.with.is_empty()) {
-            return self.run_plan(query, detailed);
+            return self.run_plan(&query, detailed);
         }
         // Compile eagerly so an invalid definition rejects without any I/O.
         let prepared = self.db.compile(&query).map_err(|e| to_js_error(&e));
@@ -346,16 +338,16 @@ impl Client {
 
     /// A select with `with`: the root, then one batched statement per
     /// relation level, assembled into nested objects.
-    fn run_plan(&self, query: Query, detailed: bool) -> Promise {
-        let plan = match compile_plan(&query, self.db.schema()) {
+    fn run_plan(&self, query: &Query, detailed: bool) -> Promise {
+        let plan = match compile_plan(query, self.db.schema()) {
             Ok(plan) => plan,
             Err(error) => return Promise::reject(&to_js_error(&keel_core::Error::from(error))),
         };
         let db = Rc::clone(&self.db);
         let options = self.options;
         promise(async move {
-            let fetched = db.fetch_plan(&query).await.map_err(|e| to_js_error(&e))?;
-            let rows = convert::plan_to_js(&fetched, &plan.loads, options)?;
+            let fetched = db.run_plan(&plan).await.map_err(|e| to_js_error(&e))?;
+            let rows = convert::plan_to_js(&fetched, &plan.root.columns, &plan.loads, options)?;
             if !detailed {
                 return Ok(rows.into());
             }

@@ -30,6 +30,11 @@ extern "C" {
 
     #[wasm_bindgen(method, catch)]
     fn close(this: &JsTransport) -> std::result::Result<JsValue, JsValue>;
+
+    // JS's own `String(value)`, which never throws; wasm-bindgen's Debug
+    // formatting of a JsValue would add a large helper to the glue.
+    #[wasm_bindgen(js_name = String)]
+    fn js_string(value: &JsValue) -> String;
 }
 
 pub struct JsTransportAdapter(JsTransport);
@@ -44,13 +49,12 @@ pub(crate) fn js_error(what: &str, error: JsValue) -> Error {
     let message = error
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| format!("{error:?}"));
+        .unwrap_or_else(|| js_string(&error));
     Error::Transport(format!("{what}: {message}"))
 }
 
 /// Awaits a value that may or may not be a promise.
-async fn settle(value: JsValue) -> std::result::Result<JsValue, JsValue> {
+pub(crate) async fn settle(value: JsValue) -> std::result::Result<JsValue, JsValue> {
     JsFuture::from(Promise::resolve(&value)).await
 }
 

@@ -155,7 +155,8 @@ export class Batcher {
   }
 
   async #pipeline(items: Item[]): Promise<void> {
-    let results: ({ rows: unknown[] } | { error: unknown })[];
+    // Per statement, its rows or the error it failed with.
+    let results: unknown[];
     try {
       results = (await this.inner.pipeline(`[${items.map((i) => i.json).join(",")}]`)) as typeof results;
     } catch (error) {
@@ -185,17 +186,17 @@ export class Batcher {
       const result = results[i];
       if (result === undefined) {
         settle(item, { error: keelError("protocol", "the pipeline returned fewer results than statements") });
-      } else if ("error" in result) {
-        settle(item, { error: result.error });
+      } else if (!Array.isArray(result)) {
+        settle(item, { error: result });
       } else if (item.detailed) {
         // The statement is compiled again here, not sent again: queryDetailed's shape.
         try {
-          settle(item, { value: { ...(wasmCompile(this.schema, item.json) as object), rows: result.rows } });
+          settle(item, { value: { ...(wasmCompile(this.schema, item.json) as object), rows: result } });
         } catch (error) {
           settle(item, { error });
         }
       } else {
-        settle(item, { value: result.rows });
+        settle(item, { value: result });
       }
     });
   }

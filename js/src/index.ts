@@ -223,9 +223,10 @@ export class Client implements Runs {
   pipeline<R extends Row = Row>(queries: Definition[]): Promise<PromiseSettledResult<R[]>[]> {
     const json = `[${queries.map(asJson).join(",")}]`;
     return this.#exclusive(async () => {
-      const results = (await this.#inner.pipeline(json)) as ({ rows: R[] } | { error: unknown })[];
+      // Per definition, its rows or the error it failed with.
+      const results = (await this.#inner.pipeline(json)) as unknown[];
       return results.map((r) =>
-        "rows" in r ? { status: "fulfilled" as const, value: r.rows } : { status: "rejected" as const, reason: r.error },
+        Array.isArray(r) ? { status: "fulfilled" as const, value: r as R[] } : { status: "rejected" as const, reason: r },
       );
     });
   }
@@ -486,7 +487,8 @@ export class Listener extends EventTarget implements AsyncIterable<Notification>
       const session = this.#session;
       let notification: Notification;
       try {
-        notification = (await session.inner.nextNotification()) as Notification;
+        const [processId, channel, payload] = (await session.inner.nextNotification()) as [number, string, string];
+        notification = { processId, channel, payload };
       } catch (error) {
         if (this.#closed) return;
         if (this.reopen === undefined) throw error;
@@ -576,8 +578,8 @@ export async function listen(
     try {
       const inner = (await WasmClient.connect(opened, new Schema({ tables: [] }).inner, options)) as WasmClient;
       const statements = channels.map((channel) => raw(`LISTEN ${quoteIdent(channel)}`));
-      const results = (await inner.pipeline(JSON.stringify(statements))) as ({ rows: unknown[] } | { error: unknown })[];
-      for (const result of results) if ("error" in result) throw result.error;
+      const results = (await inner.pipeline(JSON.stringify(statements))) as unknown[];
+      for (const result of results) if (!Array.isArray(result)) throw result;
       return { inner, transport: opened };
     } catch (error) {
       await closeQuietly(opened);

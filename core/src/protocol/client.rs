@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use futures_util::lock::Mutex;
+#[cfg(not(target_arch = "wasm32"))]
 use tracing::Instrument;
 
 use super::config::StartupConfig;
@@ -79,21 +80,21 @@ impl<T: Transport> Client<T> {
         inner.check()?;
         inner.flush().await?;
         loop {
-            while let Some(event) = inner.connection.poll_event() {
-                if event == Event::Connected {
+            match inner.next_event().await {
+                Ok(Event::Connected) => {
                     return Ok(Client {
                         cancel_request: inner.connection.cancel_request(),
                         inner: Mutex::new(inner),
-                    });
+                    })
                 }
-                inner.other(event);
+                Ok(other) => inner.other(other),
+                Err(Error::Closed(_)) => {
+                    return Err(Error::Closed(Some(
+                        "the server closed the connection during startup".into(),
+                    )))
+                }
+                Err(other) => return Err(other),
             }
-            inner.receive().await.map_err(|error| match error {
-                Error::Closed(_) => Error::Closed(Some(
-                    "the server closed the connection during startup".into(),
-                )),
-                other => other,
-            })?;
         }
     }
 
@@ -116,31 +117,20 @@ impl<T: Transport> Client<T> {
         param_oids: &[u32],
         params: &[Option<Vec<u8>>],
     ) -> Result<RawRows> {
-        let span = tracing::debug_span!("keel.query", sql = %sql);
-        async {
-            let mut inner = self.inner.lock().await;
-            inner.check()?;
-            let id = inner.connection.send_prepared(sql, param_oids, params)?;
-            inner.flush().await?;
-            loop {
-                while let Some(event) = inner.connection.poll_event() {
-                    match event {
-                        Event::QueryComplete { id: done, rows, .. } if done == id => {
-                            return Ok(rows)
-                        }
-                        Event::QueryFailed { id: failed, error } if failed == id => {
-                            return Err(Error::from(error))
-                        }
-                        // Responses to requests whose futures were dropped
-                        // arrive first and are discarded here.
-                        other => inner.other(other),
-                    }
-                }
-                inner.receive().await?;
-            }
-        }
-        .instrument(span)
-        .await
+        let statement = PipelineStatement {
+            sql,
+            param_oids,
+            params,
+        };
+        let mut results = [Err(Error::Closed(None))];
+        let run = self.run(std::slice::from_ref(&statement), &mut results);
+        // The wasm build compiles tracing's events out; its span wrapper would
+        // still cost code there.
+        #[cfg(not(target_arch = "wasm32"))]
+        let run = run.instrument(tracing::debug_span!("keel.query", sql = %sql));
+        run.await?;
+        let [result] = results;
+        result
     }
 
     /// Sends several statements together and returns each one's result, in
@@ -153,50 +143,59 @@ impl<T: Transport> Client<T> {
         &self,
         statements: &[PipelineStatement<'_>],
     ) -> Result<Vec<Result<RawRows>>> {
+        let mut results: Vec<Result<RawRows>> = statements
+            .iter()
+            .map(|_| Err(Error::Closed(None)))
+            .collect();
+        self.run(statements, &mut results).await?;
+        Ok(results)
+    }
+
+    /// The one loop behind [`query_raw`](Self::query_raw) and
+    /// [`pipeline`](Self::pipeline): sends `statements` and stores each one's
+    /// result in the slot of the same index. `Ok` means every slot was
+    /// filled.
+    async fn run(
+        &self,
+        statements: &[PipelineStatement<'_>],
+        results: &mut [Result<RawRows>],
+    ) -> Result<()> {
         let mut inner = self.inner.lock().await;
         inner.check()?;
         inner.connection.hold();
-        let queued: Result<Vec<super::RequestId>> = statements
+        let queued: Result<Vec<Option<super::RequestId>>> = statements
             .iter()
             .map(|statement| {
-                inner.connection.send_prepared(
-                    statement.sql,
-                    statement.param_oids,
-                    statement.params,
-                )
+                inner
+                    .connection
+                    .send_prepared(statement.sql, statement.param_oids, statement.params)
+                    .map(Some)
             })
             .collect();
         inner.connection.release_held();
-        let ids = queued?;
+        let mut waiting = queued?;
         inner.flush().await?;
-        let mut results: Vec<Option<Result<RawRows>>> = statements.iter().map(|_| None).collect();
-        let mut remaining = ids.len();
+        let mut remaining = waiting.len();
         while remaining > 0 {
-            while let Some(event) = inner.connection.poll_event() {
-                let (id, result) = match event {
-                    Event::QueryComplete { id, rows, .. } => (id, Ok(rows)),
-                    Event::QueryFailed { id, error } => (id, Err(Error::from(error))),
-                    other => {
-                        inner.other(other);
-                        continue;
-                    }
-                };
-                if let Some(slot) = ids
-                    .iter()
-                    .position(|x| *x == id)
-                    .and_then(|i| results.get_mut(i))
-                {
-                    if slot.is_none() {
-                        remaining -= 1;
-                    }
-                    *slot = Some(result);
+            let (id, result) = match inner.next_event().await? {
+                Event::QueryComplete { id, rows, .. } => (id, Ok(rows)),
+                Event::QueryFailed { id, error } => (id, Err(Error::from(error))),
+                // Responses to requests whose futures were dropped arrive
+                // first and are discarded here.
+                other => {
+                    inner.other(other);
+                    continue;
+                }
+            };
+            if let Some(index) = waiting.iter().position(|x| *x == Some(id)) {
+                waiting[index] = None;
+                remaining -= 1;
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = result;
                 }
             }
-            if remaining > 0 {
-                inner.receive().await?;
-            }
         }
-        Ok(results.into_iter().flatten().collect())
+        Ok(())
     }
 
     /// Waits for the next NOTIFY on a channel this session LISTENs on
@@ -210,10 +209,8 @@ impl<T: Transport> Client<T> {
                 return Ok(notification);
             }
             inner.check()?;
-            inner.receive().await?;
-            while let Some(event) = inner.connection.poll_event() {
-                inner.other(event);
-            }
+            let event = inner.next_event().await?;
+            inner.other(event);
         }
     }
 
@@ -245,43 +242,40 @@ impl<T: Transport> Client<T> {
         // session is back in step.
         let mut failure: Option<Error> = None;
         loop {
-            while let Some(event) = inner.connection.poll_event() {
-                match event {
-                    Event::RowBatch { id: got, rows } if got == id => {
-                        let more = if failure.is_some() {
-                            false
-                        } else {
-                            match on_batch(rows).await {
-                                Ok(more) => more,
-                                Err(error) => {
-                                    failure = Some(error);
-                                    false
-                                }
+            match inner.next_event().await? {
+                Event::RowBatch { id: got, rows } if got == id => {
+                    let more = if failure.is_some() {
+                        false
+                    } else {
+                        match on_batch(rows).await {
+                            Ok(more) => more,
+                            Err(error) => {
+                                failure = Some(error);
+                                false
                             }
-                        };
-                        if more {
-                            inner.connection.fetch_more(id)?;
-                        } else {
-                            inner.connection.close_portal(id)?;
                         }
-                        inner.flush().await?;
+                    };
+                    if more {
+                        inner.connection.fetch_more(id)?;
+                    } else {
+                        inner.connection.close_portal(id)?;
                     }
-                    Event::QueryComplete { id: got, rows, .. } if got == id => {
-                        if let Some(error) = failure {
-                            return Err(error);
-                        }
-                        if !rows.is_empty() {
-                            on_batch(rows).await?;
-                        }
-                        return Ok(());
-                    }
-                    Event::QueryFailed { id: got, error } if got == id => {
-                        return Err(failure.unwrap_or_else(|| Error::from(error)));
-                    }
-                    other => inner.other(other),
+                    inner.flush().await?;
                 }
+                Event::QueryComplete { id: got, rows, .. } if got == id => {
+                    if let Some(error) = failure {
+                        return Err(error);
+                    }
+                    if !rows.is_empty() {
+                        on_batch(rows).await?;
+                    }
+                    return Ok(());
+                }
+                Event::QueryFailed { id: got, error } if got == id => {
+                    return Err(failure.unwrap_or_else(|| Error::from(error)));
+                }
+                other => inner.other(other),
             }
-            inner.receive().await?;
         }
     }
 
@@ -368,6 +362,16 @@ impl<T: Transport> Inner<T> {
             self.unusable = None;
         }
         Ok(())
+    }
+
+    /// The next event, reading from the server until there is one.
+    async fn next_event(&mut self) -> Result<Event> {
+        loop {
+            if let Some(event) = self.connection.poll_event() {
+                return Ok(event);
+            }
+            self.receive().await?;
+        }
     }
 
     async fn receive(&mut self) -> Result<()> {
