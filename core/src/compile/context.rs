@@ -55,6 +55,15 @@ impl ColumnRef<'_> {
     pub fn column(&self) -> &Column {
         &self.table.columns[self.index]
     }
+
+    /// An error about a use of this column.
+    pub fn invalid(&self, problem: String) -> CompileError {
+        CompileError::InvalidColumn {
+            model: self.table.name.clone(),
+            column: self.column().name.clone(),
+            problem,
+        }
+    }
 }
 
 pub(crate) struct Ctx<'s> {

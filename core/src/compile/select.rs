@@ -401,13 +401,10 @@ fn compile_keyset(
         };
         let column = ctx.resolve(name)?;
         if column.column().nullable {
-            return Err(CompileError::InvalidColumn {
-                model: column.table.name.clone(),
-                column: column.column().name.clone(),
-                problem:
-                    "keyset pagination needs NOT NULL columns: a NULL would end the page early"
-                        .to_owned(),
-            });
+            return Err(column.invalid(
+                "keyset pagination needs NOT NULL columns: a NULL would end the page early"
+                    .to_owned(),
+            ));
         }
         columns.push((column, order.direction));
     }
@@ -433,8 +430,7 @@ fn compile_keyset(
                 ctx.sql.push_str(", ");
             }
             let column = c.column();
-            let (m, n, t) = (c.table.name.clone(), column.name.clone(), column.ty.clone());
-            ctx.bind_json(value, &t, &m, &n)?;
+            ctx.bind_json(value, &column.ty, &c.table.name, &column.name)?;
         }
         ctx.sql.push(')');
         return Ok(());
@@ -458,8 +454,7 @@ fn compile_keyset(
                 " < "
             });
             let column = c.column();
-            let (m, n, t) = (c.table.name.clone(), column.name.clone(), column.ty.clone());
-            ctx.bind_json(value, &t, &m, &n)?;
+            ctx.bind_json(value, &column.ty, &c.table.name, &column.name)?;
         }
         ctx.sql.push(')');
     }
