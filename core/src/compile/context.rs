@@ -247,6 +247,19 @@ impl<'s> Ctx<'s> {
         Ok(())
     }
 
+    /// [`Ctx::bind_json`] for a value of the current level's `subject`.
+    pub fn bind_subject(
+        &mut self,
+        json: &serde_json::Value,
+        ty: &PgType,
+    ) -> Result<(), CompileError> {
+        let model = self.model();
+        let subject = std::mem::take(&mut self.subject);
+        let bound = self.bind_json(json, ty, &model, &subject);
+        self.subject = subject;
+        bound
+    }
+
     pub fn bind(&mut self, value: Value, ty: PgType) {
         self.params.push(value);
         self.param_types.push(ty);

@@ -1,6 +1,6 @@
 //! Conditions: WHERE, HAVING, ON and CASE WHEN.
 
-use super::context::{ColumnRef, Ctx, Entry};
+use super::context::{ColumnRef, Ctx, Entry, TableRef};
 use super::error::CompileError;
 use super::expr::{compile_expr, type_of, Clause};
 use super::select::compile_select;
@@ -141,15 +141,26 @@ pub(crate) fn compile_filter(
         }
         Filter::Has(has) => {
             let model = ctx.model();
-            let outer = ctx
-                .frames
-                .last()
-                .and_then(|f| f.entries.first())
-                .cloned()
-                .ok_or_else(|| CompileError::invalid(&model, "a relation filter needs a table"))?;
-            let schema = ctx.schema;
-            let TableRefSchema(source) = schema_table(&outer, &model)?;
-            let relation = schema.relation(source, &has.relation).ok_or_else(|| {
+            // Relations are declared on schema tables; a CTE has none.
+            let (outer, source) = match ctx.frames.last().and_then(|f| f.entries.first()) {
+                Some(Entry {
+                    name,
+                    table: TableRef::Schema(t),
+                }) => (name.clone(), *t),
+                Some(_) => {
+                    return Err(CompileError::invalid(
+                        &model,
+                        "a CTE has no relations; join it explicitly",
+                    ))
+                }
+                None => {
+                    return Err(CompileError::invalid(
+                        &model,
+                        "a relation filter needs a table",
+                    ))
+                }
+            };
+            let relation = ctx.schema.relation(source, &has.relation).ok_or_else(|| {
                 CompileError::UnknownRelation {
                     model: model.clone(),
                     relation: has.relation.clone(),
@@ -158,11 +169,6 @@ pub(crate) fn compile_filter(
             ctx.sql.push_str("EXISTS (SELECT 1 FROM ");
             let alias = unique_alias(ctx, &has.relation);
             ctx.push_table(relation.target, &alias);
-            let target_entry = Entry {
-                name: alias.clone(),
-                table: super::context::TableRef::Schema(relation.target),
-            };
-            let mut conditions: Vec<(String, &str, String, &str)> = Vec::new();
             match (&relation.kind, &relation.through) {
                 (RelationKind::ManyToMany, Some(through)) => {
                     let through_alias = format!("{alias}_through");
@@ -176,26 +182,32 @@ pub(crate) fn compile_filter(
                             .iter()
                             .map(|(j, t)| (through_alias.as_str(), *j, alias.as_str(), *t)),
                     );
-                    for (j, s) in &through.source_pairs {
-                        conditions.push((through_alias.clone(), j, outer.name.clone(), s));
-                    }
+                    ctx.sql.push_str(" WHERE ");
+                    push_pairs(
+                        ctx,
+                        through
+                            .source_pairs
+                            .iter()
+                            .map(|(j, s)| (through_alias.as_str(), *j, outer.as_str(), *s)),
+                    );
                 }
                 _ => {
-                    for (s, t) in &relation.pairs {
-                        conditions.push((alias.clone(), t, outer.name.clone(), s));
-                    }
+                    ctx.sql.push_str(" WHERE ");
+                    push_pairs(
+                        ctx,
+                        relation
+                            .pairs
+                            .iter()
+                            .map(|(s, t)| (alias.as_str(), *t, outer.as_str(), *s)),
+                    );
                 }
             }
-            ctx.sql.push_str(" WHERE ");
-            push_pairs(
-                ctx,
-                conditions
-                    .iter()
-                    .map(|(a, b, c, d)| (a.as_str(), *b, c.as_str(), *d)),
-            );
             if let Some(inner) = &has.filter {
                 ctx.sql.push_str(" AND ");
-                ctx.push_frame(target_entry);
+                ctx.push_frame(Entry {
+                    name: alias,
+                    table: TableRef::Schema(relation.target),
+                });
                 if let Some(frame) = ctx.frames.last_mut() {
                     frame.qualify = true;
                 }
@@ -208,19 +220,6 @@ pub(crate) fn compile_filter(
         Filter::Expr(e) => compile_expr(ctx, e, Some(&PgType::Bool), clause)?,
     }
     Ok(())
-}
-
-struct TableRefSchema<'s>(&'s crate::schema::Table);
-
-/// Relations are declared on schema tables; a CTE has none.
-fn schema_table<'s>(entry: &Entry<'s>, model: &str) -> Result<TableRefSchema<'s>, CompileError> {
-    match &entry.table {
-        super::context::TableRef::Schema(t) => Ok(TableRefSchema(t)),
-        super::context::TableRef::Virtual(_) => Err(CompileError::invalid(
-            model,
-            "a CTE has no relations; join it explicitly",
-        )),
-    }
 }
 
 /// An alias not used by any level in scope, so an inner table never
