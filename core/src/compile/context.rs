@@ -55,6 +55,15 @@ impl ColumnRef<'_> {
     pub fn column(&self) -> &Column {
         &self.table.columns[self.index]
     }
+
+    /// An error about a use of this column.
+    pub fn invalid(&self, problem: String) -> CompileError {
+        CompileError::InvalidColumn {
+            model: self.table.name.clone(),
+            column: self.column().name.clone(),
+            problem,
+        }
+    }
 }
 
 pub(crate) struct Ctx<'s> {
@@ -236,6 +245,19 @@ impl<'s> Ctx<'s> {
         }
         self.bind(value, ty.clone());
         Ok(())
+    }
+
+    /// [`Ctx::bind_json`] for a value of the current level's `subject`.
+    pub fn bind_subject(
+        &mut self,
+        json: &serde_json::Value,
+        ty: &PgType,
+    ) -> Result<(), CompileError> {
+        let model = self.model();
+        let subject = std::mem::take(&mut self.subject);
+        let bound = self.bind_json(json, ty, &model, &subject);
+        self.subject = subject;
+        bound
     }
 
     pub fn bind(&mut self, value: Value, ty: PgType) {

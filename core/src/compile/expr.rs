@@ -228,9 +228,7 @@ pub(crate) fn compile_expr(
                 Some(t) => t.clone(),
                 None => kind_type(json),
             };
-            let model = ctx.model();
-            let subject = ctx.subject.clone();
-            ctx.bind_json(json, &ty, &model, &subject)?;
+            ctx.bind_subject(json, &ty)?;
         }
         Expr::Add(ab) => binary(ctx, ab, " + ", expected, clause)?,
         Expr::Sub(ab) => binary(ctx, ab, " - ", expected, clause)?,
@@ -317,9 +315,7 @@ pub(crate) fn compile_expr(
                 " -> "
             });
             let key = serde_json::Value::String(j.key.clone());
-            let model = ctx.model();
-            let subject = ctx.subject.clone();
-            ctx.bind_json(&key, &PgType::Text, &model, &subject)?;
+            ctx.bind_subject(&key, &PgType::Text)?;
             ctx.sql.push(')');
         }
         Expr::Subquery(select) => {
@@ -430,14 +426,8 @@ fn compile_agg(ctx: &mut Ctx<'_>, agg: &Agg, clause: Clause) -> Result<(), Compi
                             found: 1,
                         })?;
                 ctx.sql.push_str(", ");
-                let model = ctx.model();
-                let subject = ctx.subject.clone();
-                ctx.bind_json(
-                    &serde_json::Value::String(separator.to_owned()),
-                    &PgType::Text,
-                    &model,
-                    &subject,
-                )?;
+                let separator = serde_json::Value::String(separator.to_owned());
+                ctx.bind_subject(&separator, &PgType::Text)?;
             }
             super::select::compile_order_by(ctx, &agg.order_by, " ORDER BY ")?;
         }

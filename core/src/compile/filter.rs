@@ -1,6 +1,6 @@
 //! Conditions: WHERE, HAVING, ON and CASE WHEN.
 
-use super::context::{Ctx, Entry};
+use super::context::{ColumnRef, Ctx, Entry, TableRef};
 use super::error::CompileError;
 use super::expr::{compile_expr, type_of, Clause};
 use super::select::compile_select;
@@ -29,12 +29,12 @@ pub(crate) fn compile_filter(
         Filter::NotIn(list) => in_list(ctx, list, true)?,
         Filter::Between(b) => {
             let column = ctx.resolve(&b.column)?;
-            let (model, name, ty) = describe_column(&column);
+            let ty = &column.column().ty;
             ctx.push_column(&column);
             ctx.sql.push_str(" BETWEEN ");
-            ctx.bind_json(&b.low, &ty, &model, &name)?;
+            bind(ctx, &b.low, ty, &column)?;
             ctx.sql.push_str(" AND ");
-            ctx.bind_json(&b.high, &ty, &model, &name)?;
+            bind(ctx, &b.high, ty, &column)?;
         }
         Filter::Like(p) => pattern(ctx, &p.column, &p.pattern, " LIKE ")?,
         Filter::Ilike(p) => pattern(ctx, &p.column, &p.pattern, " ILIKE ")?,
@@ -51,34 +51,26 @@ pub(crate) fn compile_filter(
         }
         Filter::JsonContains(cv) => {
             let column = ctx.resolve(&cv.column)?;
-            let (model, name, ty) = describe_column(&column);
-            require(&ty, &[PgType::Jsonb], &model, &name, "@>")?;
+            require_jsonb(&column, "@>")?;
             ctx.push_column(&column);
             ctx.sql.push_str(" @> ");
-            ctx.bind_json(&cv.value, &ty, &model, &name)?;
+            bind(ctx, &cv.value, &column.column().ty, &column)?;
         }
         Filter::JsonHasKey(ck) => {
             let column = ctx.resolve(&ck.column)?;
-            let (model, name, ty) = describe_column(&column);
-            require(&ty, &[PgType::Jsonb], &model, &name, "?")?;
+            require_jsonb(&column, "?")?;
             ctx.push_column(&column);
             ctx.sql.push_str(" ? ");
-            ctx.bind_json(
-                &serde_json::Value::String(ck.key.clone()),
-                &PgType::Text,
-                &model,
-                &name,
-            )?;
+            let key = serde_json::Value::String(ck.key.clone());
+            bind(ctx, &key, &PgType::Text, &column)?;
         }
         Filter::ArrayContains(cv) | Filter::ArrayOverlaps(cv) => {
             let column = ctx.resolve(&cv.column)?;
-            let (model, name, ty) = describe_column(&column);
+            let ty = &column.column().ty;
             if !matches!(ty, PgType::Array(_)) {
-                return Err(CompileError::InvalidColumn {
-                    model,
-                    column: name,
-                    problem: format!("array operators need an array column, this one is {ty}"),
-                });
+                return Err(column.invalid(format!(
+                    "array operators need an array column, this one is {ty}"
+                )));
             }
             ctx.push_column(&column);
             ctx.sql
@@ -87,32 +79,27 @@ pub(crate) fn compile_filter(
                 } else {
                     " && "
                 });
-            ctx.bind_json(&cv.value, &ty, &model, &name)?;
+            bind(ctx, &cv.value, ty, &column)?;
         }
         Filter::TextSearch(ts) => {
             let column = ctx.resolve(&ts.column)?;
-            let (model, name, _) = describe_column(&column);
             let config = ts
                 .config
                 .as_ref()
                 .map(|c| serde_json::Value::String(c.clone()));
             ctx.sql.push_str("to_tsvector(");
             if let Some(config) = &config {
-                ctx.bind_json(config, &PgType::Text, &model, &name)?;
+                bind(ctx, config, &PgType::Text, &column)?;
                 ctx.sql.push_str("::regconfig, ");
             }
             ctx.push_column(&column);
             ctx.sql.push_str(") @@ plainto_tsquery(");
             if let Some(config) = &config {
-                ctx.bind_json(config, &PgType::Text, &model, &name)?;
+                bind(ctx, config, &PgType::Text, &column)?;
                 ctx.sql.push_str("::regconfig, ");
             }
-            ctx.bind_json(
-                &serde_json::Value::String(ts.query.clone()),
-                &PgType::Text,
-                &model,
-                &name,
-            )?;
+            let query = serde_json::Value::String(ts.query.clone());
+            bind(ctx, &query, &PgType::Text, &column)?;
             ctx.sql.push(')');
         }
         Filter::And(all) | Filter::Or(all) => {
@@ -154,15 +141,26 @@ pub(crate) fn compile_filter(
         }
         Filter::Has(has) => {
             let model = ctx.model();
-            let outer = ctx
-                .frames
-                .last()
-                .and_then(|f| f.entries.first())
-                .cloned()
-                .ok_or_else(|| CompileError::invalid(&model, "a relation filter needs a table"))?;
-            let schema = ctx.schema;
-            let TableRefSchema(source) = schema_table(&outer, &model)?;
-            let relation = schema.relation(source, &has.relation).ok_or_else(|| {
+            // Relations are declared on schema tables; a CTE has none.
+            let (outer, source) = match ctx.frames.last().and_then(|f| f.entries.first()) {
+                Some(Entry {
+                    name,
+                    table: TableRef::Schema(t),
+                }) => (name.clone(), *t),
+                Some(_) => {
+                    return Err(CompileError::invalid(
+                        &model,
+                        "a CTE has no relations; join it explicitly",
+                    ))
+                }
+                None => {
+                    return Err(CompileError::invalid(
+                        &model,
+                        "a relation filter needs a table",
+                    ))
+                }
+            };
+            let relation = ctx.schema.relation(source, &has.relation).ok_or_else(|| {
                 CompileError::UnknownRelation {
                     model: model.clone(),
                     relation: has.relation.clone(),
@@ -171,11 +169,6 @@ pub(crate) fn compile_filter(
             ctx.sql.push_str("EXISTS (SELECT 1 FROM ");
             let alias = unique_alias(ctx, &has.relation);
             ctx.push_table(relation.target, &alias);
-            let target_entry = Entry {
-                name: alias.clone(),
-                table: super::context::TableRef::Schema(relation.target),
-            };
-            let mut conditions: Vec<(String, &str, String, &str)> = Vec::new();
             match (&relation.kind, &relation.through) {
                 (RelationKind::ManyToMany, Some(through)) => {
                     let through_alias = format!("{alias}_through");
@@ -189,26 +182,32 @@ pub(crate) fn compile_filter(
                             .iter()
                             .map(|(j, t)| (through_alias.as_str(), *j, alias.as_str(), *t)),
                     );
-                    for (j, s) in &through.source_pairs {
-                        conditions.push((through_alias.clone(), j, outer.name.clone(), s));
-                    }
+                    ctx.sql.push_str(" WHERE ");
+                    push_pairs(
+                        ctx,
+                        through
+                            .source_pairs
+                            .iter()
+                            .map(|(j, s)| (through_alias.as_str(), *j, outer.as_str(), *s)),
+                    );
                 }
                 _ => {
-                    for (s, t) in &relation.pairs {
-                        conditions.push((alias.clone(), t, outer.name.clone(), s));
-                    }
+                    ctx.sql.push_str(" WHERE ");
+                    push_pairs(
+                        ctx,
+                        relation
+                            .pairs
+                            .iter()
+                            .map(|(s, t)| (alias.as_str(), *t, outer.as_str(), *s)),
+                    );
                 }
             }
-            ctx.sql.push_str(" WHERE ");
-            push_pairs(
-                ctx,
-                conditions
-                    .iter()
-                    .map(|(a, b, c, d)| (a.as_str(), *b, c.as_str(), *d)),
-            );
             if let Some(inner) = &has.filter {
                 ctx.sql.push_str(" AND ");
-                ctx.push_frame(target_entry);
+                ctx.push_frame(Entry {
+                    name: alias,
+                    table: TableRef::Schema(relation.target),
+                });
                 if let Some(frame) = ctx.frames.last_mut() {
                     frame.qualify = true;
                 }
@@ -221,19 +220,6 @@ pub(crate) fn compile_filter(
         Filter::Expr(e) => compile_expr(ctx, e, Some(&PgType::Bool), clause)?,
     }
     Ok(())
-}
-
-struct TableRefSchema<'s>(&'s crate::schema::Table);
-
-/// Relations are declared on schema tables; a CTE has none.
-fn schema_table<'s>(entry: &Entry<'s>, model: &str) -> Result<TableRefSchema<'s>, CompileError> {
-    match &entry.table {
-        super::context::TableRef::Schema(t) => Ok(TableRefSchema(t)),
-        super::context::TableRef::Virtual(_) => Err(CompileError::invalid(
-            model,
-            "a CTE has no relations; join it explicitly",
-        )),
-    }
 }
 
 /// An alias not used by any level in scope, so an inner table never
@@ -291,26 +277,20 @@ pub(crate) fn push_pairs<'a>(
     }
 }
 
-fn describe_column(column: &super::context::ColumnRef<'_>) -> (String, String, PgType) {
-    let c = column.column();
-    (column.table.name.clone(), c.name.clone(), c.ty.clone())
+/// Binds `json` as a `ty` compared with `column`, which a mismatch names.
+fn bind(
+    ctx: &mut Ctx<'_>,
+    json: &serde_json::Value,
+    ty: &PgType,
+    column: &ColumnRef<'_>,
+) -> Result<(), CompileError> {
+    ctx.bind_json(json, ty, &column.table.name, &column.column().name)
 }
 
-fn require(
-    ty: &PgType,
-    allowed: &[PgType],
-    model: &str,
-    column: &str,
-    op: &str,
-) -> Result<(), CompileError> {
-    if allowed.contains(ty) {
-        Ok(())
-    } else {
-        Err(CompileError::InvalidColumn {
-            model: model.to_owned(),
-            column: column.to_owned(),
-            problem: format!("{op} needs a jsonb column, this one is {ty}"),
-        })
+fn require_jsonb(column: &ColumnRef<'_>, op: &str) -> Result<(), CompileError> {
+    match &column.column().ty {
+        PgType::Jsonb => Ok(()),
+        ty => Err(column.invalid(format!("{op} needs a jsonb column, this one is {ty}"))),
     }
 }
 
@@ -324,7 +304,6 @@ fn compare(
     match c {
         Compare::ColumnValue { column, value } => {
             let column = ctx.resolve(column)?;
-            let (model, name, ty) = describe_column(&column);
             ctx.push_column(&column);
             if value.is_null() {
                 // `= NULL` is never true; a null literal means "is null", as in Prisma.
@@ -334,7 +313,7 @@ fn compare(
                 }
             }
             ctx.sql.push_str(op);
-            ctx.bind_json(value, &ty, &model, &name)?;
+            bind(ctx, value, &column.column().ty, &column)?;
         }
         Compare::Exprs { left, right } => {
             let ty = type_of(ctx, left).or_else(|| type_of(ctx, right));
@@ -357,7 +336,6 @@ fn compare(
 
 fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> Result<(), CompileError> {
     let column = ctx.resolve(&list.column)?;
-    let (model, name, ty) = describe_column(&column);
     ctx.push_column(&column);
     match (&list.values, &list.subquery) {
         (Some(values), None) => {
@@ -365,13 +343,9 @@ fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> Result<(), Compil
             // so one prepared statement serves them all.
             ctx.sql
                 .push_str(if negated { " <> ALL(" } else { " = ANY(" });
-            let array = PgType::Array(Box::new(ty));
-            ctx.bind_json(
-                &serde_json::Value::Array(values.clone()),
-                &array,
-                &model,
-                &name,
-            )?;
+            let array = PgType::Array(Box::new(column.column().ty.clone()));
+            let values = serde_json::Value::Array(values.clone());
+            bind(ctx, &values, &array, &column)?;
             ctx.sql.push(')');
         }
         (None, Some(select)) => {
@@ -379,23 +353,16 @@ fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> Result<(), Compil
                 .push_str(if negated { " NOT IN (" } else { " IN (" });
             let columns = compile_select(ctx, select)?;
             if columns.len() != 1 {
-                return Err(CompileError::InvalidColumn {
-                    model,
-                    column: name,
-                    problem: format!(
-                        "an IN subquery returns one column, this one returns {}",
-                        columns.len()
-                    ),
-                });
+                return Err(column.invalid(format!(
+                    "an IN subquery returns one column, this one returns {}",
+                    columns.len()
+                )));
             }
             ctx.sql.push(')');
         }
         _ => {
-            return Err(CompileError::InvalidColumn {
-                model,
-                column: name,
-                problem: "\"in\" takes exactly one of \"values\" and \"subquery\"".to_owned(),
-            })
+            return Err(column
+                .invalid("\"in\" takes exactly one of \"values\" and \"subquery\"".to_owned()))
         }
     }
     Ok(())
@@ -403,23 +370,15 @@ fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> Result<(), Compil
 
 fn pattern(ctx: &mut Ctx<'_>, column: &str, pattern: &str, op: &str) -> Result<(), CompileError> {
     let column = ctx.resolve(column)?;
-    let (model, name, ty) = describe_column(&column);
+    let ty = &column.column().ty;
     if !matches!(
         ty,
         PgType::Text | PgType::Varchar | PgType::Bpchar | PgType::Name
     ) {
-        return Err(CompileError::InvalidColumn {
-            model,
-            column: name,
-            problem: format!("LIKE needs a text column, this one is {ty}"),
-        });
+        return Err(column.invalid(format!("LIKE needs a text column, this one is {ty}")));
     }
     ctx.push_column(&column);
     ctx.sql.push_str(op);
-    ctx.bind_json(
-        &serde_json::Value::String(pattern.to_owned()),
-        &PgType::Text,
-        &model,
-        &name,
-    )
+    let pattern = serde_json::Value::String(pattern.to_owned());
+    bind(ctx, &pattern, &PgType::Text, &column)
 }

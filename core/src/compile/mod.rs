@@ -18,7 +18,7 @@ pub mod plan;
 mod select;
 
 use crate::error::Result;
-use crate::query::select::{Select, SelectItem};
+use crate::query::select::Select;
 use crate::query::{Query, QueryBody, FORMAT_VERSION};
 use crate::schema::{PgType, Schema};
 use crate::types::Value;
@@ -105,15 +105,14 @@ pub(crate) fn compile_body(body: &QueryBody, schema: &Schema) -> Result<Statemen
     Ok(statement(ctx, columns))
 }
 
-/// A plan's root: `select` with `columns` (its own plus the loads' keys)
-/// in place of its column list.
+/// A plan's root: `select` with the keys its loads need.
 pub(crate) fn compile_root(
     select: &Select,
-    columns: &Option<Vec<SelectItem>>,
+    parts: &select::Parts<'_>,
     schema: &Schema,
 ) -> Result<Statement, CompileError> {
     let mut ctx = context::Ctx::new(schema);
-    let columns = select::compile_select_as(&mut ctx, select, columns)?;
+    let columns = select::compile_select_as(&mut ctx, select, parts)?;
     Ok(statement(ctx, columns))
 }
 

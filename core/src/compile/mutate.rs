@@ -238,19 +238,19 @@ fn returning(
     let mut out: Vec<OutColumn> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         ctx.sql.push_str(if i == 0 { " RETURNING " } else { ", " });
-        let (expr, name) = match item {
+        let (name, ty) = match item {
             SelectItem::Column(c) => {
                 let column = ctx.resolve(c)?;
-                let name = column.column().name.clone();
                 ctx.push_column(&column);
-                (Expr::Column(c.clone()), name)
+                let column = column.column();
+                (column.name.clone(), Some(column.ty.clone()))
             }
             SelectItem::Expr { expr, alias } => {
                 ctx.subject.clone_from(alias);
                 compile_expr(ctx, expr, None, Clause::Assignment)?;
                 ctx.sql.push_str(" AS ");
                 ctx.push_ident(alias);
-                (expr.clone(), alias.clone())
+                (alias.clone(), type_of(ctx, expr))
             }
         };
         if out.iter().any(|(n, _)| *n == name) {
@@ -259,7 +259,7 @@ fn returning(
                 column: name,
             });
         }
-        out.push((name, type_of(ctx, &expr)));
+        out.push((name, ty));
     }
     Ok(out)
 }

@@ -8,6 +8,7 @@
 //! `params[0]` as a placeholder for those keys.
 
 use super::error::CompileError;
+use super::select::Parts;
 use super::{check_version, compile_body, compile_root, Statement};
 use crate::query::filter::InList;
 use crate::query::select::{Include, Join, JoinKind, Select, SelectItem};
@@ -53,16 +54,20 @@ pub fn compile_plan(query: &Query, schema: &Schema) -> Result<Plan, CompileError
         .ok_or_else(|| CompileError::UnknownModel {
             model: select.from.clone(),
         })?;
-    // Only the column list changes (keys the loads need), so the rest of
-    // the select is compiled in place rather than cloned.
-    let mut columns = select.columns.clone();
+    // The loads only add key columns, so the select is compiled in place
+    // with those appended rather than cloned.
+    let mut keys = Vec::new();
     let loads = select
         .with
         .iter()
-        .map(|include| plan_include(schema, table, &mut columns, include))
+        .map(|include| plan_include(schema, table, (&select.columns, &mut keys), include))
         .collect::<Result<Vec<_>, _>>()?;
+    let parts = Parts {
+        keys: &keys,
+        ..Parts::of(select)
+    };
     Ok(Plan {
-        root: compile_root(select, &columns, schema)?,
+        root: compile_root(select, &parts, schema)?,
         loads,
     })
 }
@@ -70,7 +75,7 @@ pub fn compile_plan(query: &Query, schema: &Schema) -> Result<Plan, CompileError
 fn plan_include(
     schema: &Schema,
     parent: &Table,
-    parent_columns: &mut Option<Vec<SelectItem>>,
+    (parent_columns, parent_keys): (&Option<Vec<SelectItem>>, &mut Vec<String>),
     include: &Include,
 ) -> Result<Load, CompileError> {
     let relation = schema.relation(parent, &include.relation).ok_or_else(|| {
@@ -94,7 +99,7 @@ fn plan_include(
         .columns
         .as_ref()
         .map(|cs| cs.iter().cloned().map(SelectItem::Column).collect());
-    child.order_by.clone_from(&include.order_by);
+    let mut keys = Vec::new();
     let (parent_key, child_key, key_filter) = match (&relation.kind, &relation.through) {
         (RelationKind::ManyToMany, Some(through)) => {
             let [(join_source, source)] = through.source_pairs.as_slice() else {
@@ -135,7 +140,7 @@ fn plan_include(
             let [(source, target_column)] = relation.pairs.as_slice() else {
                 return Err(composite());
             };
-            ensure_column(&mut child.columns, target_column);
+            ensure_column(&child.columns, &mut keys, target_column);
             (
                 (*source).to_owned(),
                 (*target_column).to_owned(),
@@ -143,42 +148,45 @@ fn plan_include(
             )
         }
     };
-    ensure_column(parent_columns, &parent_key);
+    ensure_column(parent_columns, parent_keys, &parent_key);
     // The key filter comes first so the keys are always `$1`.
-    let keys = Filter::In(InList {
+    child.filter = Some(Filter::In(InList {
         column: key_filter,
         values: Some(Vec::new()),
         subquery: None,
-    });
-    child.filter = Some(match &include.filter {
-        None => keys,
-        Some(f) => Filter::And(vec![keys, f.clone()]),
-    });
+    }));
     let loads = include
         .with
         .iter()
-        .map(|nested| plan_include(schema, target, &mut child.columns, nested))
+        .map(|nested| plan_include(schema, target, (&child.columns, &mut keys), nested))
         .collect::<Result<Vec<_>, _>>()?;
+    let parts = Parts {
+        columns: &child.columns,
+        keys: &keys,
+        filter: include.filter.as_ref(),
+        order_by: &include.order_by,
+    };
     Ok(Load {
         relation: include.relation.clone(),
         kind: relation.kind,
         parent_key,
         child_key,
-        statement: compile_body(&QueryBody::Select(child), schema)?,
+        statement: compile_root(&child, &parts, schema)?,
         loads,
     })
 }
 
-/// Adds `column` to an explicit column list that lacks it: the plan needs
-/// the keys to stitch levels together. An absent list already has every column.
-fn ensure_column(columns: &mut Option<Vec<SelectItem>>, column: &str) {
-    if let Some(list) = columns {
+/// Adds `column` to an explicit column list (`list`, then `added`) that
+/// lacks it: the plan needs the keys to stitch levels together. An absent
+/// list already has every column.
+fn ensure_column(list: &Option<Vec<SelectItem>>, added: &mut Vec<String>, column: &str) {
+    if let Some(list) = list {
         let present = list.iter().any(|item| match item {
             SelectItem::Column(c) => c == column || c.rsplit('.').next() == Some(column),
             SelectItem::Expr { alias, .. } => alias == column,
-        });
+        }) || added.iter().any(|c| c == column);
         if !present {
-            list.push(SelectItem::Column(column.to_owned()));
+            added.push(column.to_owned());
         }
     }
 }

@@ -8,11 +8,33 @@ use super::error::CompileError;
 use super::expr::{bare_column, compile_expr, has_aggregate, type_of, Clause};
 use super::filter::{compile_filter, push_join};
 use crate::query::select::{Cte, Join, OrderBy, Select, SelectItem, SetQuery};
-use crate::query::{Direction, LockStrength, LockWait, Nulls, QueryBody};
+use crate::query::{Direction, Filter, LockStrength, LockWait, Nulls, QueryBody};
 use crate::schema::{Column, PgType, RelationKind, Table};
 
 /// A result column: its name and, where known, its type.
 pub(crate) type OutColumn = (String, Option<PgType>);
+
+/// What an eager-loading plan adds to a select or puts in place of its
+/// parts, borrowed so that no subtree of the query is cloned.
+pub(crate) struct Parts<'q> {
+    pub columns: &'q Option<Vec<SelectItem>>,
+    /// Key columns appended to an explicit column list.
+    pub keys: &'q [String],
+    /// A condition ANDed after the select's own.
+    pub filter: Option<&'q Filter>,
+    pub order_by: &'q [OrderBy],
+}
+
+impl<'q> Parts<'q> {
+    pub fn of(select: &'q Select) -> Parts<'q> {
+        Parts {
+            columns: &select.columns,
+            keys: &[],
+            filter: None,
+            order_by: &select.order_by,
+        }
+    }
+}
 
 /// Writes a select at the current position, in its own scope level, and
 /// returns its result columns.
@@ -20,14 +42,14 @@ pub(crate) fn compile_select(
     ctx: &mut Ctx<'_>,
     select: &Select,
 ) -> Result<Vec<OutColumn>, CompileError> {
-    compile_select_as(ctx, select, &select.columns)
+    compile_select_as(ctx, select, &Parts::of(select))
 }
 
-/// [`compile_select`] with `columns` in place of `select.columns`.
+/// [`compile_select`] with `parts` in place of the select's own.
 pub(crate) fn compile_select_as(
     ctx: &mut Ctx<'_>,
     select: &Select,
-    columns: &Option<Vec<SelectItem>>,
+    parts: &Parts<'_>,
 ) -> Result<Vec<OutColumn>, CompileError> {
     compile_ctes(ctx, &select.ctes)?;
     let table = ctx.table(&select.from)?;
@@ -36,7 +58,7 @@ pub(crate) fn compile_select_as(
         name: alias.clone(),
         table: table.clone(),
     });
-    let result = select_body(ctx, select, columns, &table, &alias);
+    let result = select_body(ctx, select, parts, &table, &alias);
     ctx.pop_frame();
     result
 }
@@ -44,7 +66,7 @@ pub(crate) fn compile_select_as(
 fn select_body(
     ctx: &mut Ctx<'_>,
     select: &Select,
-    columns: &Option<Vec<SelectItem>>,
+    parts: &Parts<'_>,
     table: &TableRef<'_>,
     alias: &str,
 ) -> Result<Vec<OutColumn>, CompileError> {
@@ -72,7 +94,7 @@ fn select_body(
         ctx.sql.push_str(") ");
     }
 
-    let items = projection(ctx, select, columns, table)?;
+    let items = projection(ctx, select, parts, table)?;
     let aggregated = items.iter().any(|(e, _)| has_aggregate(e));
     if aggregated && select.group_by.is_empty() {
         if let Some(column) = items.iter().find_map(|(e, _)| bare_column(e)) {
@@ -113,17 +135,22 @@ fn select_body(
     }
 
     let keyset = select.after.as_ref();
-    if select.filter.is_some() || keyset.is_some() {
+    let filters = select.filter.iter().chain(parts.filter);
+    let conditions = filters.clone().count() + usize::from(keyset.is_some());
+    if conditions > 0 {
         ctx.sql.push_str(" WHERE ");
         ctx.subject.clear();
-        if let Some(filter) = &select.filter {
-            compile_filter(ctx, filter, keyset.is_none(), Clause::Where)?;
-        }
-        if let Some(cursor) = keyset {
-            if select.filter.is_some() {
+        for (i, filter) in filters.enumerate() {
+            if i > 0 {
                 ctx.sql.push_str(" AND ");
             }
-            compile_keyset(ctx, &select.order_by, cursor, &table.name)?;
+            compile_filter(ctx, filter, conditions == 1, Clause::Where)?;
+        }
+        if let Some(cursor) = keyset {
+            if conditions > 1 {
+                ctx.sql.push_str(" AND ");
+            }
+            compile_keyset(ctx, parts.order_by, cursor, &table.name)?;
         }
     }
 
@@ -149,7 +176,7 @@ fn select_body(
         ctx.sql.push_str(" HAVING ");
         compile_filter(ctx, having, true, Clause::Projection)?;
     }
-    compile_order_by(ctx, &select.order_by, " ORDER BY ")?;
+    compile_order_by(ctx, parts.order_by, " ORDER BY ")?;
     compile_paging(ctx, select.limit, select.offset, &table.name)?;
 
     if let Some(lock) = &select.lock {
@@ -181,13 +208,13 @@ fn select_body(
     Ok(out)
 }
 
-/// The select list as (expression, result name): the named items, or every
-/// column of the table minus `defer`. Borrowed where the query has the
-/// expression, so no subtree is cloned.
+/// The select list as (expression, result name): the named items and the
+/// plan's keys, or every column of the table minus `defer`. Borrowed where
+/// the query has the expression, so no subtree is cloned.
 fn projection<'q>(
     ctx: &Ctx<'_>,
     select: &Select,
-    columns: &'q Option<Vec<SelectItem>>,
+    parts: &Parts<'q>,
     table: &Table,
 ) -> Result<Vec<(Cow<'q, crate::query::Expr>, String)>, CompileError> {
     for name in &select.defer {
@@ -198,7 +225,11 @@ fn projection<'q>(
             });
         }
     }
-    let items: Vec<(Cow<'q, crate::query::Expr>, String)> = match columns {
+    let column = |c: &String| {
+        let name = ctx.resolve(c).map(|r| r.column().name.clone())?;
+        Ok((Cow::Owned(crate::query::Expr::Column(c.clone())), name))
+    };
+    let items: Vec<(Cow<'q, crate::query::Expr>, String)> = match parts.columns {
         None => table
             .columns
             .iter()
@@ -218,12 +249,10 @@ fn projection<'q>(
             items
                 .iter()
                 .map(|item| match item {
-                    SelectItem::Column(c) => {
-                        let name = ctx.resolve(c).map(|r| r.column().name.clone())?;
-                        Ok((Cow::Owned(crate::query::Expr::Column(c.clone())), name))
-                    }
+                    SelectItem::Column(c) => column(c),
                     SelectItem::Expr { expr, alias } => Ok((Cow::Borrowed(expr), alias.clone())),
                 })
+                .chain(parts.keys.iter().map(column))
                 .collect::<Result<_, CompileError>>()?
         }
     };
@@ -372,13 +401,10 @@ fn compile_keyset(
         };
         let column = ctx.resolve(name)?;
         if column.column().nullable {
-            return Err(CompileError::InvalidColumn {
-                model: column.table.name.clone(),
-                column: column.column().name.clone(),
-                problem:
-                    "keyset pagination needs NOT NULL columns: a NULL would end the page early"
-                        .to_owned(),
-            });
+            return Err(column.invalid(
+                "keyset pagination needs NOT NULL columns: a NULL would end the page early"
+                    .to_owned(),
+            ));
         }
         columns.push((column, order.direction));
     }
@@ -404,8 +430,7 @@ fn compile_keyset(
                 ctx.sql.push_str(", ");
             }
             let column = c.column();
-            let (m, n, t) = (c.table.name.clone(), column.name.clone(), column.ty.clone());
-            ctx.bind_json(value, &t, &m, &n)?;
+            ctx.bind_json(value, &column.ty, &c.table.name, &column.name)?;
         }
         ctx.sql.push(')');
         return Ok(());
@@ -429,8 +454,7 @@ fn compile_keyset(
                 " < "
             });
             let column = c.column();
-            let (m, n, t) = (c.table.name.clone(), column.name.clone(), column.ty.clone());
-            ctx.bind_json(value, &t, &m, &n)?;
+            ctx.bind_json(value, &column.ty, &c.table.name, &column.name)?;
         }
         ctx.sql.push(')');
     }
