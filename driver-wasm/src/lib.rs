@@ -32,8 +32,8 @@ use wasm_bindgen::prelude::*;
 use convert::{to_js_error, ValueOptions};
 use transport::{JsTransport, JsTransportAdapter};
 
-/// talc instead of std's dlmalloc: smaller, and quicker on the many small
-/// allocations of decoding rows. Its wasm allocator assumes one thread, which
+/// talc instead of std's dlmalloc: about 2 KB gzipped smaller, and as fast on
+/// the row-decoding benchmarks. Its wasm allocator assumes one thread, which
 /// holds without the `atomics` feature.
 #[cfg(not(target_feature = "atomics"))]
 #[global_allocator]
