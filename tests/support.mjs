@@ -173,11 +173,17 @@ export async function selfSignedCertificate(dir) {
  * A worker in workerd through miniflare: `scriptPath` with the modules under
  * `modulesRoot` and `bindings` as its env. keel ships ES modules with a .js
  * extension (miniflare would take .js for CommonJS) and its wasm is imported
- * as a compiled module, as Workers require.
+ * as a compiled module, as Workers require. `trustedCertificates` (PEM)
+ * are CAs the worker's TLS connections accept besides the system's.
  */
-export async function startWorker({ scriptPath, modulesRoot, bindings }) {
+export async function startWorker({ scriptPath, modulesRoot, bindings, trustedCertificates }) {
   const { Miniflare } = await import("miniflare");
   return new Miniflare({
+    // The worker's outbound network, with extra CAs for its TLS connections
+    // (a test's self-signed certificate); loopback addresses stay reachable.
+    ...(trustedCertificates
+      ? { outboundService: { network: { allow: ["public", "private", "local"], tlsOptions: { trustedCertificates } } } }
+      : {}),
     modules: true,
     scriptPath,
     modulesRoot,

@@ -1,5 +1,5 @@
 import type { Transport } from "../wasm/keel_wasm.js";
-import { keelError } from "./errors.js";
+import { isKeelError, keelError } from "./errors.js";
 
 export type { Transport };
 
@@ -147,6 +147,29 @@ export interface StreamSocketLike {
   readable: ReadableStream<Uint8Array>;
   writable: WritableStream<Uint8Array>;
   close(): Promise<void> | void;
+  /**
+   * Cloudflare's in-place TLS upgrade, present on a socket opened with
+   * `{ secureTransport: "starttls" }`; the socket it returns replaces this one.
+   */
+  startTls?(options?: { expectedServerHostname?: string }): StreamSocketLike;
+}
+
+/** TLS settings for {@link socketTransport}. */
+export interface SocketTlsOptions {
+  /**
+   * The name the server's certificate must carry, when it is not the host
+   * name the socket was opened with (Cloudflare's `expectedServerHostname`).
+   */
+  expectedServerHostname?: string;
+}
+
+/** Options for {@link socketTransport}. */
+export interface SocketTransportOptions {
+  /**
+   * Upgrade to TLS after PostgreSQL's SSLRequest, through the socket's
+   * `startTls()`: `true`, or TLS settings.
+   */
+  tls?: boolean | SocketTlsOptions;
 }
 
 /**
@@ -155,21 +178,108 @@ export interface StreamSocketLike {
  * ```ts
  * import { connect as tcp } from "cloudflare:sockets";
  * const transport = socketTransport(tcp({ hostname: "db.internal", port: 5432 }));
+ * // With TLS, which hosted PostgreSQL services require:
+ * const secure = await socketTransport(tcp({ hostname: "db.example.com", port: 5432 }, { secureTransport: "starttls" }), { tls: true });
  * ```
+ *
+ * With `tls`, it resolves once the server has agreed to TLS; the handshake
+ * itself runs with the first bytes keel sends, so a certificate the runtime
+ * does not trust fails `connect()` with a `KeelTransportError`.
  */
-export function socketTransport(socket: StreamSocketLike): Transport {
+export function socketTransport(socket: StreamSocketLike): Transport;
+export function socketTransport(socket: StreamSocketLike, options: { tls: true | SocketTlsOptions }): Promise<Transport>;
+export function socketTransport(socket: StreamSocketLike, options?: SocketTransportOptions): Transport | Promise<Transport>;
+export function socketTransport(socket: StreamSocketLike, options: SocketTransportOptions = {}): Transport | Promise<Transport> {
+  const { tls } = options;
+  if (tls === undefined || tls === false) return streamTransport(socket, false);
+  return startTls(socket, tls === true ? {} : tls).then((secure) => streamTransport(secure, true));
+}
+
+/** Int32 length 8, Int32 80877103: PostgreSQL's SSLRequest. */
+const SSL_REQUEST = Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f);
+
+/**
+ * Asks the server for TLS and upgrades the socket. The server answers one
+ * byte, `S` or `N`; anything after that byte before the handshake would be
+ * unauthenticated bytes injected into the session (CVE-2021-23222), so it
+ * is refused.
+ */
+async function startTls(socket: StreamSocketLike, options: SocketTlsOptions): Promise<StreamSocketLike> {
+  if (typeof socket.startTls !== "function") {
+    await Promise.resolve(socket.close()).catch(() => undefined);
+    throw keelError(
+      "transport",
+      'TLS needs a socket that can start TLS: on Workers open it with connect(address, { secureTransport: "starttls" })',
+    );
+  }
+  const writer = socket.writable.getWriter();
+  const reader = socket.readable.getReader();
+  let answer: number;
+  try {
+    await writer.write(SSL_REQUEST);
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    do chunk = await reader.read();
+    while (!chunk.done && chunk.value.length === 0);
+    if (chunk.done) throw keelError("transport", "the server closed the connection during the TLS request");
+    if (chunk.value.length !== 1) {
+      throw keelError("protocol", "unexpected bytes after the server's answer to the TLS request");
+    }
+    answer = chunk.value[0]!;
+  } catch (error) {
+    await Promise.resolve(socket.close()).catch(() => undefined);
+    throw isKeelError(error) ? error : keelError("transport", `the TLS request failed: ${messageOf(error)}`);
+  } finally {
+    writer.releaseLock();
+    reader.releaseLock();
+  }
+  if (answer !== 0x53 /* S */) {
+    await Promise.resolve(socket.close()).catch(() => undefined);
+    throw answer === 0x4e /* N */
+      ? keelError("transport", "the server does not accept TLS connections")
+      : keelError("protocol", `unexpected answer to the TLS request (byte ${answer})`);
+  }
+  try {
+    return options.expectedServerHostname === undefined
+      ? socket.startTls()
+      : socket.startTls({ expectedServerHostname: options.expectedServerHostname });
+  } catch (error) {
+    await Promise.resolve(socket.close()).catch(() => undefined);
+    throw keelError(
+      "transport",
+      `starting TLS failed (on Workers the socket must be opened with { secureTransport: "starttls" }): ${messageOf(error)}`,
+    );
+  }
+}
+
+/**
+ * keel's Transport over a socket's streams. Over TLS the handshake runs with
+ * the first write and read, and the runtime may report its failure as an
+ * opaque error there, so until the server's first bytes arrive a failure is
+ * named as the handshake's.
+ */
+function streamTransport(socket: StreamSocketLike, tls: boolean): Transport {
   const reader = socket.readable.getReader();
   const writer = socket.writable.getWriter();
   let closed = false;
+  let handshaken = !tls;
+  const failed = (error: unknown): never => {
+    if (handshaken || isKeelError(error)) throw error;
+    throw keelError(
+      "transport",
+      `TLS handshake failed (is the server's certificate trusted, and issued for this host name?): ${messageOf(error)}`,
+    );
+  };
   return {
     async write(bytes: Uint8Array): Promise<void> {
       if (closed) throw keelError("closed", "socket is closed");
-      await writer.write(bytes);
+      await writer.write(bytes).catch(failed);
     },
     async read(): Promise<Uint8Array | null> {
       if (closed) return null;
-      const { value, done } = await reader.read();
-      return done || value === undefined ? null : value;
+      const { value, done } = await reader.read().catch(failed);
+      if (done || value === undefined) return null;
+      handshaken = true;
+      return value;
     },
     async close(): Promise<void> {
       if (closed) return;
@@ -180,6 +290,10 @@ export function socketTransport(socket: StreamSocketLike): Transport {
       await socket.close();
     },
   };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** TLS settings for {@link tcpTransport}; passed on to Node's `tls.connect`. */

@@ -7,13 +7,29 @@ import { Schema, connect, init, socketTransport, webSocketTransport } from "../.
 
 let moduleScopeClient = null;
 
-async function openClient(env, transportName) {
+/**
+ * A TLS socket the PostgreSQL way: the search parameters say where to
+ * (`hostname`, `port`) and, with `name`, which name the certificate must
+ * carry when it is not the host name.
+ */
+function tlsTransport(params) {
+  const socket = tcpConnect(
+    { hostname: params.get("hostname"), port: Number(params.get("port")) },
+    { secureTransport: "starttls" },
+  );
+  const name = params.get("name");
+  return socketTransport(socket, { tls: name === null ? true : { expectedServerHostname: name } });
+}
+
+async function openClient(env, transportName, params) {
   await init();
   const schema = new Schema(env.SCHEMA);
   const transport =
     transportName === "websocket"
       ? await webSocketTransport(env.PROXY_URL)
-      : socketTransport(tcpConnect({ hostname: env.PG_HOST, port: Number(env.PG_PORT) }));
+      : transportName === "tls"
+        ? await tlsTransport(params)
+        : socketTransport(tcpConnect({ hostname: env.PG_HOST, port: Number(env.PG_PORT) }));
   return connect(transport, schema, {
     user: env.PG_USER,
     password: env.PG_PASSWORD,
@@ -36,7 +52,7 @@ export default {
     try {
       switch (url.pathname) {
         case "/query": {
-          const client = await openClient(env, url.searchParams.get("transport"));
+          const client = await openClient(env, url.searchParams.get("transport"), url.searchParams);
           try {
             return Response.json(await client.queryDetailed(env.QUERY));
           } finally {
