@@ -1,7 +1,8 @@
 // The npm package as a user gets it: `npm pack` holds only what users need,
 // and a fresh project that installs the tarball can import it and run a query
-// in Node on PGlite, and in workerd (bundled by wrangler, as for a real
-// deploy) over cloudflare:sockets to the test PostgreSQL.
+// in Node on PGlite, in Deno and Bun (PGlite, TCP and a WebSocket to
+// keel-proxy), and in workerd (bundled by wrangler, as for a real deploy) over
+// cloudflare:sockets to the test PostgreSQL.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -9,7 +10,7 @@ import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { root, run, server, startWorker } from "./support.mjs";
+import { root, run, server, startProxy, startWorker } from "./support.mjs";
 
 const exec = promisify(execFile);
 const music = path.join(root, "examples", "music");
@@ -103,6 +104,65 @@ console.log(JSON.stringify(rows.map((r) => [r.track_id, r.name, typeof r.millise
     [4, "Keel Over", "bigint", false],
     [5, `Anchor's "Aweigh"`, "bigint", true],
   ]);
+});
+
+test("a fresh project runs the installed package in Deno and Bun: PGlite, TCP and a WebSocket give native's SQL and rows", async (t) => {
+  const pg = server(t);
+  if (!pg) return;
+  // Runtime-neutral: Deno and Bun provide process, node:fs and node:net.
+  const script = path.join(app, "runtimes.mjs");
+  await writeFile(
+    script,
+    `import { readFile } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { Schema, connect, init, pgliteTransport, tcpTransport, webSocketTransport } from "keel-orm";
+const [schemaPath, queryPath, seedPath, host, port, user, password, proxyUrl] = process.argv.slice(2);
+const options = { int8: "string", timestamptz: "string" };
+const database = { user, password, database: "music", ...options };
+await init();
+const schema = new Schema(await readFile(schemaPath, "utf8"));
+const query = await readFile(queryPath, "utf8");
+const run = async (transport, connectOptions) => {
+  const client = await connect(await transport, schema, connectOptions);
+  try {
+    return await client.queryDetailed(query);
+  } finally {
+    await client.close();
+  }
+};
+const pg = new PGlite();
+await pg.exec(await readFile(seedPath, "utf8"));
+console.log(JSON.stringify({
+  runtime: typeof Bun !== "undefined" ? "bun" : typeof Deno !== "undefined" ? "deno" : "node",
+  pglite: await run(pgliteTransport(pg), { user: "postgres", ...options }),
+  tcp: await run(tcpTransport({ host, port: Number(port) }), database),
+  webSocket: await run(webSocketTransport(proxyUrl), database),
+}));
+`,
+  );
+  const native = JSON.parse(
+    await run("keel", ["query", "--detailed", "--schema", schemaPath, `${pg.url}/music`, queryPath]),
+  );
+  const proxy = await startProxy({ target: `${pg.host}:${pg.port}` });
+  try {
+    const args = [schemaPath, queryPath, path.join(music, "seed.sql"), pg.host, pg.port, pg.user, pg.password, proxy.url];
+    const bin = (name) => path.join(root, "node_modules", ".bin", name);
+    for (const [runtime, command] of [
+      ["bun", [bin("bun"), script]],
+      ["deno", [bin("deno"), "run", "--allow-all", script]],
+    ]) {
+      const { stdout } = await exec(command[0], [...command.slice(1), ...args], { cwd: app, maxBuffer: 16 << 20 });
+      const result = JSON.parse(stdout);
+      assert.equal(result.runtime, runtime);
+      for (const route of ["pglite", "tcp", "webSocket"]) {
+        assert.equal(result[route].sql, native.sql, `${runtime} ${route}`);
+        assert.deepStrictEqual(result[route].params, native.params, `${runtime} ${route}`);
+        assert.deepStrictEqual(result[route].rows, native.rows, `${runtime} ${route}`);
+      }
+    }
+  } finally {
+    await proxy.stop();
+  }
 });
 
 test("a fresh project bundled by wrangler runs in workerd over cloudflare:sockets", async (t) => {
