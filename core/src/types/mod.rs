@@ -155,6 +155,7 @@ enum Shown<'a> {
     Bound(&'a Bound),
     Fields(&'a [RecordField]),
     Field(&'a RecordField),
+    Inet(&'a Inet),
 }
 
 impl fmt::Debug for Shown<'_> {
@@ -199,6 +200,15 @@ impl fmt::Debug for Shown<'_> {
                     .entries(fields.iter().map(Shown::Field))
                     .finish()
             }
+            Shown::Inet(inet) => {
+                // `IpAddr`'s `Debug` is its `Display`.
+                let addr = net::ip_text(&inet.addr, false);
+                return f
+                    .debug_struct("Inet")
+                    .field("addr", &format_args!("{addr}"))
+                    .field("prefix", &inet.prefix)
+                    .finish();
+            }
             Shown::Field(field) => {
                 return f
                     .debug_struct("RecordField")
@@ -229,8 +239,8 @@ impl fmt::Debug for Shown<'_> {
             Value::Timestamp(v) => ("Timestamp", v),
             Value::Timestamptz(v) => ("Timestamptz", v),
             Value::Interval(v) => ("Interval", v),
-            Value::Inet(v) => ("Inet", v),
-            Value::Cidr(v) => ("Cidr", v),
+            Value::Inet(v) => ("Inet", &Shown::Inet(v)),
+            Value::Cidr(v) => ("Cidr", &Shown::Inet(v)),
             Value::Macaddr(v) => ("Macaddr", v),
             Value::Array(a) => ("Array", &Shown::Array(a)),
             Value::Range(r) => ("Range", &Shown::Range(r)),
@@ -387,6 +397,7 @@ mod tests {
             Value::Interval(Interval::default()),
             Value::Inet(Inet::parse("10.0.0.1/8").unwrap()),
             Value::Cidr(Inet::parse("2001:db8::/32").unwrap()),
+            Value::Inet(Inet::parse("::1.2.3.4").unwrap()),
             Value::Macaddr([1, 2, 3, 4, 5, 6]),
         ];
         let mut values = scalars.clone();
