@@ -91,7 +91,7 @@ pub enum Error {
     Transport(String),
     /// A pooled driver had no free connection within its acquire timeout.
     /// Back-pressure, not a fault: retry later or shed load.
-    #[error("no pooled connection became free within {waited:?} (pool of at most {max_size})")]
+    #[error("no pooled connection became free within {} (pool of at most {max_size})", duration_text(*waited))]
     PoolTimeout {
         waited: std::time::Duration,
         max_size: usize,
@@ -108,3 +108,59 @@ impl From<ServerError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What `{:?}` prints for a `Duration` (`50ms`, `1.5s`, `250µs`); core's
+/// `Debug` for it is sizeable and this message is its only use.
+fn duration_text(d: std::time::Duration) -> String {
+    let nanos = d.subsec_nanos();
+    let (whole, fraction, digits, unit) = match d.as_secs() {
+        0 if nanos >= 1_000_000 => (u64::from(nanos / 1_000_000), nanos % 1_000_000, 6, "ms"),
+        0 if nanos >= 1_000 => (u64::from(nanos / 1_000), nanos % 1_000, 3, "µs"),
+        0 => (u64::from(nanos), 0, 0, "ns"),
+        secs => (secs, nanos, 9, "s"),
+    };
+    let mut out = whole.to_string();
+    if fraction > 0 {
+        let fraction = format!("{fraction:0digits$}");
+        out.push('.');
+        out.push_str(fraction.trim_end_matches('0'));
+    }
+    out.push_str(unit);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_their_debug_form() {
+        let mut x = 0x853c_49e6_748f_ea9bu64;
+        let mut cases = vec![
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_micros(1),
+            Duration::from_millis(50),
+            Duration::from_millis(1500),
+            Duration::new(1, 1),
+            Duration::MAX,
+        ];
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(Duration::from_nanos(x >> (x % 64)));
+        }
+        for d in cases {
+            assert_eq!(super::duration_text(d), format!("{d:?}"));
+        }
+        let timeout = super::Error::PoolTimeout {
+            waited: Duration::from_millis(50),
+            max_size: 1,
+        };
+        assert_eq!(
+            timeout.to_string(),
+            "no pooled connection became free within 50ms (pool of at most 1)"
+        );
+    }
+}

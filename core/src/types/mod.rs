@@ -6,6 +6,7 @@
 mod binary;
 mod composite;
 mod datetime;
+mod float;
 mod fuzz;
 pub(crate) mod json;
 mod net;
@@ -22,6 +23,8 @@ pub use json::ValueFromJsonError;
 pub use net::Inet;
 pub use pg_type::PgType;
 pub use timestamp::Timestamp;
+
+use std::fmt;
 
 use crate::rows::RawRows;
 
@@ -129,7 +132,7 @@ impl Value {
 /// Secrets may travel as parameters, so errors show the kind of value and at
 /// most a short prefix of it.
 fn describe_for_error(value: &Value) -> String {
-    let mut shown = format!("{value:?}");
+    let mut shown = format!("{:?}", Shown::Value(value));
     if shown.len() > 60 {
         let cut = (0..=60)
             .rev()
@@ -139,6 +142,120 @@ fn describe_for_error(value: &Value) -> String {
         shown.push('…');
     }
     shown
+}
+
+/// `{:?}` of a value exactly as the derived `Debug` prints it, but with
+/// floats through [`float::debug`]: the derived impl links core's float
+/// formatting into the wasm module, where this is its only use.
+enum Shown<'a> {
+    Value(&'a Value),
+    Elements(&'a [Value]),
+    Array(&'a Array),
+    Range(&'a Range),
+    Bound(&'a Bound),
+    Fields(&'a [RecordField]),
+    Field(&'a RecordField),
+    Inet(&'a Inet),
+}
+
+impl fmt::Debug for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = match *self {
+            Shown::Value(v) => v,
+            Shown::Elements(values) => {
+                return f
+                    .debug_list()
+                    .entries(values.iter().map(Shown::Value))
+                    .finish()
+            }
+            Shown::Array(a) => {
+                return f
+                    .debug_struct("Array")
+                    .field("element", &a.element)
+                    .field("dims", &a.dims)
+                    .field("elements", &Shown::Elements(&a.elements))
+                    .finish()
+            }
+            Shown::Range(r) => {
+                let bounds = r
+                    .bounds
+                    .as_ref()
+                    .map(|(lower, upper)| (Shown::Bound(lower), Shown::Bound(upper)));
+                return f
+                    .debug_struct("Range")
+                    .field("ty", &r.ty)
+                    .field("bounds", &bounds)
+                    .finish();
+            }
+            Shown::Bound(Bound::Unbounded) => return f.write_str("Unbounded"),
+            Shown::Bound(Bound::Inclusive(v)) => {
+                return f.debug_tuple("Inclusive").field(&Shown::Value(v)).finish()
+            }
+            Shown::Bound(Bound::Exclusive(v)) => {
+                return f.debug_tuple("Exclusive").field(&Shown::Value(v)).finish()
+            }
+            Shown::Fields(fields) => {
+                return f
+                    .debug_list()
+                    .entries(fields.iter().map(Shown::Field))
+                    .finish()
+            }
+            Shown::Inet(inet) => {
+                // `IpAddr`'s `Debug` is its `Display`.
+                let addr = net::ip_text(&inet.addr, false);
+                return f
+                    .debug_struct("Inet")
+                    .field("addr", &format_args!("{addr}"))
+                    .field("prefix", &inet.prefix)
+                    .finish();
+            }
+            Shown::Field(field) => {
+                return f
+                    .debug_struct("RecordField")
+                    .field("oid", &field.oid)
+                    .field("value", &Shown::Value(&field.value))
+                    .finish()
+            }
+        };
+        let (name, inner): (&str, &dyn fmt::Debug) = match value {
+            Value::Null => return f.write_str("Null"),
+            Value::Float4(v) => return f.debug_tuple("Float4").field(&Float(*v)).finish(),
+            Value::Float8(v) => return f.debug_tuple("Float8").field(&Float(*v)).finish(),
+            Value::Bool(v) => ("Bool", v),
+            Value::Char(v) => ("Char", v),
+            Value::Int2(v) => ("Int2", v),
+            Value::Int4(v) => ("Int4", v),
+            Value::Int8(v) => ("Int8", v),
+            Value::Oid(v) => ("Oid", v),
+            Value::Numeric(v) => ("Numeric", v),
+            Value::Text(v) => ("Text", v),
+            Value::Bytea(v) => ("Bytea", v),
+            Value::Uuid(v) => ("Uuid", v),
+            Value::Json(v) => ("Json", v),
+            Value::Jsonb(v) => ("Jsonb", v),
+            Value::Date(v) => ("Date", v),
+            Value::Time(v) => ("Time", v),
+            Value::Timetz(v) => ("Timetz", v),
+            Value::Timestamp(v) => ("Timestamp", v),
+            Value::Timestamptz(v) => ("Timestamptz", v),
+            Value::Interval(v) => ("Interval", v),
+            Value::Inet(v) => ("Inet", &Shown::Inet(v)),
+            Value::Cidr(v) => ("Cidr", &Shown::Inet(v)),
+            Value::Macaddr(v) => ("Macaddr", v),
+            Value::Array(a) => ("Array", &Shown::Array(a)),
+            Value::Range(r) => ("Range", &Shown::Range(r)),
+            Value::Record(fields) => ("Record", &Shown::Fields(fields)),
+        };
+        f.debug_tuple(name).field(inner).finish()
+    }
+}
+
+struct Float<F>(F);
+
+impl<F: zmij::Float + Into<f64> + Copy> fmt::Debug for Float<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        float::debug(self.0, f)
+    }
 }
 
 /// Decoded rows, with the column names in select order.
@@ -245,6 +362,84 @@ mod tests {
     fn roundtrip(ty: PgType, value: Value) {
         let bytes = value.encode_binary().unwrap().unwrap();
         assert_eq!(Value::decode_binary(&ty, &bytes).unwrap(), value, "{ty}");
+    }
+
+    #[test]
+    fn error_descriptions_match_derived_debug() {
+        let int = |v| Box::new(Value::Int4(v));
+        let scalars = vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Char(b'x'),
+            Value::Int2(-2),
+            Value::Int4(4),
+            Value::Int8(-8),
+            Value::Oid(26),
+            Value::Float4(1.5e-7),
+            Value::Float4(-0.0),
+            Value::Float8(1e16),
+            Value::Float8(f64::NAN),
+            Value::Float8(-123.25),
+            Value::Numeric("1.50".into()),
+            Value::Text("a \"quoted\"\n text".into()),
+            Value::Bytea(vec![0, 255]),
+            Value::Uuid([7; 16]),
+            Value::Json("{}".into()),
+            Value::Jsonb("[]".into()),
+            Value::Date(Date::Days(3)),
+            Value::Time(Time { micros: 5 }),
+            Value::Timetz(Timetz {
+                micros: 5,
+                offset_west: -3600,
+            }),
+            Value::Timestamp(Timestamp::Infinity),
+            Value::Timestamptz(Timestamp::Micros(9)),
+            Value::Interval(Interval::default()),
+            Value::Inet(Inet::parse("10.0.0.1/8").unwrap()),
+            Value::Cidr(Inet::parse("2001:db8::/32").unwrap()),
+            Value::Inet(Inet::parse("::1.2.3.4").unwrap()),
+            Value::Macaddr([1, 2, 3, 4, 5, 6]),
+        ];
+        let mut values = scalars.clone();
+        values.push(Value::Array(
+            Array::from_elements(PgType::Float8, scalars.clone()).unwrap(),
+        ));
+        values.push(Value::Array(
+            Array::from_elements(PgType::Int4, Vec::new()).unwrap(),
+        ));
+        values.push(Value::Range(Range {
+            ty: PgType::Int4Range,
+            bounds: Some((Bound::Inclusive(int(1)), Bound::Unbounded)),
+        }));
+        values.push(Value::Range(Range {
+            ty: PgType::NumRange,
+            bounds: Some((
+                Bound::Unbounded,
+                Bound::Exclusive(Box::new(Value::Float4(2.5))),
+            )),
+        }));
+        values.push(Value::Range(Range {
+            ty: PgType::DateRange,
+            bounds: None,
+        }));
+        values.push(Value::Record(
+            scalars
+                .into_iter()
+                .enumerate()
+                .map(|(oid, value)| RecordField {
+                    oid: oid as u32,
+                    value,
+                })
+                .collect(),
+        ));
+        values.push(Value::Record(vec![RecordField {
+            oid: 0,
+            value: values[values.len() - 2].clone(),
+        }]));
+        for value in &values {
+            assert_eq!(format!("{:?}", Shown::Value(value)), format!("{value:?}"));
+            assert_eq!(format!("{:#?}", Shown::Value(value)), format!("{value:#?}"));
+        }
     }
 
     #[test]

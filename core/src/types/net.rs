@@ -30,7 +30,7 @@ impl Inet {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
-        let addr: IpAddr = addr.parse().map_err(|_| err())?;
+        let addr = parse_ip(addr.as_bytes()).ok_or_else(err)?;
         let max = Inet::max_prefix(&addr);
         let prefix = match prefix {
             None => max,
@@ -54,10 +54,7 @@ impl Inet {
 
     /// The server's rendering: `inet` hides a full-length prefix, `cidr` never does.
     pub(crate) fn text(&self, is_cidr: bool) -> String {
-        let mut out = match self.addr {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => ipv6_text(&v6),
-        };
+        let mut out = ip_text(&self.addr, true);
         if is_cidr || self.prefix != Inet::max_prefix(&self.addr) {
             let _ = write!(out, "/{}", self.prefix);
         }
@@ -101,7 +98,10 @@ impl Inet {
             }
         };
         if *prefix > Inet::max_prefix(&addr) {
-            return Err(format!("inet prefix /{prefix} is too long for {addr}"));
+            return Err(format!(
+                "inet prefix /{prefix} is too long for {}",
+                ip_text(&addr, false)
+            ));
         }
         Ok(Inet {
             addr,
@@ -110,12 +110,110 @@ impl Inet {
     }
 }
 
-/// IPv6 text as PostgreSQL prints it (BIND's `inet_ntop`): the longest run
-/// of two or more zero groups becomes `::`, and IPv4-compatible and
-/// IPv4-mapped addresses end in dotted decimal. Rust's `Display` differs on
-/// the IPv4-compatible form, hence this.
-fn ipv6_text(addr: &Ipv6Addr) -> String {
-    let words = addr.segments();
+/// What `text.parse::<IpAddr>()` accepts, without linking core's address
+/// parser: a dotted quad of decimal octets without leading zeros, or up to
+/// eight hex groups with at most one `::` and an optional trailing dotted quad.
+fn parse_ip(text: &[u8]) -> Option<IpAddr> {
+    if let Some((octets, end)) = ipv4_at(text, 0) {
+        return (end == text.len()).then(|| IpAddr::V4(Ipv4Addr::from(octets)));
+    }
+    let mut head = [0u16; 8];
+    let (head_len, head_v4, end) = ipv6_groups(text, 0, &mut head);
+    if head_len == 8 {
+        return (end == text.len()).then(|| IpAddr::V6(Ipv6Addr::from(head)));
+    }
+    // A dotted quad may only end the address, and `::` stands for at least
+    // one zero group.
+    if head_v4 || text.get(end..end + 2) != Some(b"::") {
+        return None;
+    }
+    let mut tail = [0u16; 7];
+    let (tail_len, _, end) = ipv6_groups(text, end + 2, &mut tail[..7 - head_len]);
+    head[8 - tail_len..].copy_from_slice(&tail[..tail_len]);
+    (end == text.len()).then(|| IpAddr::V6(Ipv6Addr::from(head)))
+}
+
+/// `:`-separated hex groups from `at`, ending early at anything else; a
+/// dotted quad fills the last two when at least two are left. Returns the
+/// groups read, whether a dotted quad ended them, and where reading stopped.
+fn ipv6_groups(text: &[u8], mut at: usize, groups: &mut [u16]) -> (usize, bool, usize) {
+    let limit = groups.len();
+    for i in 0..limit {
+        let start = match i {
+            0 => at,
+            _ if text.get(at) == Some(&b':') => at + 1,
+            _ => return (i, false, at),
+        };
+        if i + 1 < limit {
+            if let Some(([a, b, c, d], end)) = ipv4_at(text, start) {
+                groups[i] = u16::from_be_bytes([a, b]);
+                groups[i + 1] = u16::from_be_bytes([c, d]);
+                return (i + 2, true, end);
+            }
+        }
+        match number(text, start, 16, 4, true) {
+            Some((group, end)) => {
+                groups[i] = group as u16;
+                at = end;
+            }
+            None => return (i, false, at),
+        }
+    }
+    (limit, false, at)
+}
+
+/// A dotted quad starting at `at`, and where it ends.
+fn ipv4_at(text: &[u8], mut at: usize) -> Option<([u8; 4], usize)> {
+    let mut octets = [0u8; 4];
+    for (i, octet) in octets.iter_mut().enumerate() {
+        if i > 0 {
+            if text.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+        let (value, end) = number(text, at, 10, 3, false)?;
+        *octet = u8::try_from(value).ok()?;
+        at = end;
+    }
+    Some((octets, at))
+}
+
+/// The digits of `radix` from `at`: one to `max_digits` of them (more is
+/// no number at all), with a leading zero only if `zero_prefix` or alone.
+fn number(
+    text: &[u8],
+    at: usize,
+    radix: u32,
+    max_digits: usize,
+    zero_prefix: bool,
+) -> Option<(u32, usize)> {
+    let mut value = 0;
+    let mut end = at;
+    while let Some(digit) = text.get(end).and_then(|b| char::from(*b).to_digit(radix)) {
+        value = value * radix + digit;
+        end += 1;
+        if end - at > max_digits {
+            return None;
+        }
+    }
+    let count = end - at;
+    (count > 0 && (zero_prefix || count == 1 || text[at] != b'0')).then_some((value, end))
+}
+
+/// An address as PostgreSQL prints it (`postgres`), or as Rust's `Display`
+/// does. IPv6 shortens the longest run of two or more zero groups (the
+/// first on ties) to `::`, and IPv4-mapped addresses end in a dotted quad;
+/// PostgreSQL (BIND's `inet_ntop`) writes IPv4-compatible ones that way too.
+pub(crate) fn ip_text(addr: &IpAddr, postgres: bool) -> String {
+    let mut out = String::with_capacity(40);
+    let words = match addr {
+        IpAddr::V4(v4) => {
+            push_dotted(&mut out, v4.octets());
+            return out;
+        }
+        IpAddr::V6(v6) => v6.segments(),
+    };
     let mut best: Option<(usize, usize)> = None;
     let mut current: Option<(usize, usize)> = None;
     for (i, w) in words.iter().enumerate() {
@@ -134,7 +232,6 @@ fn ipv6_text(addr: &Ipv6Addr) -> String {
         }
     }
     let best = best.filter(|(_, len)| *len >= 2);
-    let mut out = String::with_capacity(40);
     let mut i = 0;
     while i < 8 {
         if let Some((start, len)) = best {
@@ -152,17 +249,28 @@ fn ipv6_text(addr: &Ipv6Addr) -> String {
         }
         let embeds_v4 = i == 6
             && best.is_some_and(|(start, len)| {
-                start == 0 && (len == 6 || (len == 5 && words[5] == 0xffff))
+                start == 0 && ((len == 6 && postgres) || (len == 5 && words[5] == 0xffff))
             });
         if embeds_v4 {
-            let o = addr.octets();
-            let _ = write!(out, "{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
+            let ([a, b], [c, d]) = (words[6].to_be_bytes(), words[7].to_be_bytes());
+            push_dotted(&mut out, [a, b, c, d]);
             break;
         }
-        let _ = write!(out, "{:x}", words[i]);
+        let word = words[i];
+        let digits = (16 - word.leading_zeros()).div_ceil(4).max(1);
+        for shift in (0..digits).rev() {
+            out.push(char::from(
+                b"0123456789abcdef"[usize::from((word >> (shift * 4)) & 0xf)],
+            ));
+        }
         i += 1;
     }
     out
+}
+
+fn push_dotted(out: &mut String, octets: [u8; 4]) {
+    let [a, b, c, d] = octets;
+    let _ = write!(out, "{a}.{b}.{c}.{d}");
 }
 
 pub(crate) fn macaddr_text(mac: &[u8; 6]) -> String {
@@ -196,7 +304,7 @@ mod tests {
 
     #[test]
     fn ipv6_matches_postgres_rendering() {
-        let t = |s: &str| ipv6_text(&s.parse().unwrap());
+        let t = |s: &str| ip_text(&s.parse().unwrap(), true);
         assert_eq!(t("::"), "::");
         assert_eq!(t("::1"), "::1");
         assert_eq!(t("2001:db8::1"), "2001:db8::1");
@@ -225,5 +333,94 @@ mod tests {
             [8, 0, 0x2b, 1, 2, 3]
         );
         assert!(parse_macaddr("08:00:2b:01:02").is_err());
+    }
+
+    #[test]
+    fn addresses_parse_and_print_as_core_does() {
+        let mut cases: Vec<String> = [
+            "",
+            "::",
+            ":::",
+            "::1",
+            "1::",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8::",
+            "1:2:3:4:5:6:7:8:9",
+            "1::2::3",
+            ":1::",
+            "1:::2",
+            "12345::",
+            "0000:00:0::0",
+            "FFFF:abcd::",
+            "::ffff:1.2.3.4",
+            "::1.2.3.4",
+            "1.2.3.4::",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "1:2:3:4:5::1.2.3.4",
+            "::1.2.3",
+            "::1.2.3.4.5",
+            "::01.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.1.1.1",
+            "1.1.1.1.",
+            ".1.1.1",
+            "1..1.1",
+            "1.1.1.1111",
+            "0001.1.1.1",
+            "+1.1.1.1",
+            "1.1.1.-1",
+            "1.2.3.4 ",
+            "١.2.3.4",
+            "::g",
+            "::ffff:0.0.0.0",
+            "1:0:0:2:0:0:0:3",
+            "0:0:1:0:0:1:0:0",
+            "2001:db8::1",
+        ]
+        .map(String::from)
+        .into();
+        let alphabet = b"0123456789abcdefABCDEF:::::....";
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 24) as usize;
+            let mut y = x;
+            cases.push(
+                (0..len)
+                    .map(|_| {
+                        y = y.rotate_left(5) ^ 0x9e37_79b9;
+                        char::from(alphabet[(y % alphabet.len() as u64) as usize])
+                    })
+                    .collect(),
+            );
+            let v6 = Ipv6Addr::from(u128::from(x) << (x % 64) | u128::from(x & 0xffff));
+            let v4 = Ipv4Addr::from((x >> 16) as u32);
+            for valid in [v6.to_string(), v4.to_string(), format!("::ffff:{v4}")] {
+                // One character replaced, dropped or doubled.
+                let mut bytes = valid.clone().into_bytes();
+                let at = (y % bytes.len() as u64) as usize;
+                match x % 3 {
+                    0 => bytes[at] = alphabet[(x >> 8) as usize % alphabet.len()],
+                    1 => drop(bytes.remove(at)),
+                    _ => bytes.insert(at, bytes[at]),
+                }
+                cases.push(valid);
+                cases.extend(String::from_utf8(bytes));
+            }
+        }
+        for case in &cases {
+            let parsed = parse_ip(case.as_bytes());
+            assert_eq!(parsed, case.parse::<IpAddr>().ok(), "{case:?}");
+            if let Some(addr) = parsed {
+                assert_eq!(ip_text(&addr, false), addr.to_string(), "{case:?}");
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::composite::{Array, Bound, Range, RecordField};
 use super::datetime::{date_text, interval_text, timestamp_text, timetz_text, write_time_of_day};
+use super::float::{exponential, fixed, shortest, Shortest};
 use super::net::macaddr_text;
 use super::Value;
 
@@ -23,8 +24,8 @@ pub(crate) fn render(value: &Value) -> Option<String> {
         Value::Int4(v) => v.to_string(),
         Value::Int8(v) => v.to_string(),
         Value::Oid(v) => v.to_string(),
-        Value::Float4(v) => float_text(f64::from(*v), &format!("{v:e}"), 6),
-        Value::Float8(v) => float_text(*v, &format!("{v:e}"), 15),
+        Value::Float4(v) => float_text(*v, 6),
+        Value::Float8(v) => float_text(*v, 15),
         Value::Numeric(v) | Value::Text(v) | Value::Json(v) | Value::Jsonb(v) => v.clone(),
         Value::Bytea(bytes) => {
             let mut out = String::with_capacity(2 + bytes.len() * 2);
@@ -66,54 +67,33 @@ pub(crate) fn render(value: &Value) -> Option<String> {
 
 /// PostgreSQL's shortest-exact float output: the shortest digits that read
 /// back to the same float, in fixed notation for decimal exponents in
-/// `-4..fixed_below` and `1.5e+20` style otherwise. `sci` is Rust's `{:e}`
-/// rendering, which carries the same shortest digits.
-fn float_text(v: f64, sci: &str, fixed_below: i32) -> String {
-    if v.is_nan() {
+/// `-4..fixed_below` and `1.5e+20` style otherwise.
+fn float_text<F: zmij::Float + Into<f64>>(v: F, fixed_below: i32) -> String {
+    let wide: f64 = v.into();
+    if wide.is_nan() {
         return "NaN".into();
     }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    if wide.is_infinite() {
+        return if wide > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.into();
+    if wide == 0.0 {
+        return if wide.is_sign_negative() { "-0" } else { "0" }.into();
     }
-    let (negative, sci) = match sci.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, sci),
-    };
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let mut out = String::with_capacity(digits.len() + 8);
-    if negative {
-        out.push('-');
-    }
-    if (-4..fixed_below).contains(&exp) {
-        if exp < 0 {
-            out.push_str("0.");
-            out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
-            out.push_str(&digits);
-        } else {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(&digits);
-                out.extend(std::iter::repeat_n('0', int_len - digits.len()));
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        }
+    let Shortest {
+        negative,
+        digits,
+        exp,
+    } = shortest(v);
+    let body = if (-4..fixed_below).contains(&exp) {
+        fixed(&digits, exp, false)
     } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+        exponential(&digits, exp, true)
+    };
+    if negative {
+        format!("-{body}")
+    } else {
+        body
     }
-    out
 }
 
 fn is_array_space(c: char) -> bool {
@@ -265,5 +245,12 @@ mod tests {
         assert_eq!(f4(100000.0), "100000");
         assert_eq!(f4(1000000.0), "1e+06");
         assert_eq!(f4(1.1), "1.1");
+        // Each of these is exactly halfway between two shortest candidates
+        // (…985.125, …203.25, …567.25, …204.25); the server's Ryu takes the
+        // even one.
+        assert_eq!(f4(312985.12), "312985.12");
+        assert_eq!(f4(-3661203.2), "-3.6612032e+06");
+        assert_eq!(f8(-981446413237567.2), "-981446413237567.2");
+        assert_eq!(f8(1727756845721204.2), "1.7277568457212042e+15");
     }
 }
