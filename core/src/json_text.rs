@@ -9,9 +9,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use crate::query::json::FormatError;
-
-type R<T> = Result<T, FormatError>;
+use crate::query::json::{Error, FormatError, R};
 
 /// A parsed JSON document. Unlike `serde_json::Value` it keeps keys in
 /// document order and keeps repeated keys, because the formats depend on
@@ -66,27 +64,26 @@ impl Node {
 
 /// Parses one JSON document and converts it. As with `serde_json::from_str`,
 /// a conversion error wins over trailing characters after the document.
-pub(crate) fn read<T>(text: &str, convert: fn(Node) -> R<T>) -> R<T> {
+pub(crate) fn read<T>(text: &str, convert: fn(Node) -> R<T>) -> Result<T, FormatError> {
     let mut p = Parser::new(text);
-    let out = convert(p.value()?)?;
-    p.end()?;
+    let out = p.value().and_then(convert).map_err(|e| *e)?;
+    p.end().map_err(|e| *e)?;
     Ok(out)
 }
 
 /// Parses a JSON array, converting each element as soon as it is parsed, the
 /// way serde_json reads a `Vec<T>`: a conversion error is reported at the
 /// position the parser had reached, after the element and its separator.
-pub(crate) fn read_list<T>(text: &str, convert: fn(Node) -> R<T>) -> R<Vec<T>> {
+pub(crate) fn read_list<T>(text: &str, convert: fn(Node) -> R<T>) -> Result<Vec<T>, FormatError> {
     let mut p = Parser::new(text);
     let mut out = Vec::new();
     let result = p.list(&mut |node| convert(node).map(|v| out.push(v)));
-    result?;
-    p.end()?;
+    result.and_then(|()| p.end()).map_err(|e| *e)?;
     Ok(out)
 }
 
 /// A JSON document as a `serde_json::Value`.
-pub(crate) fn parse_value(text: &str) -> R<Value> {
+pub(crate) fn parse_value(text: &str) -> Result<Value, FormatError> {
     read(text, |n| Ok(n.into_value()))
 }
 
@@ -131,26 +128,26 @@ impl<'a> Parser<'a> {
     /// does: the column is the number of bytes before `index` on its line.
     #[cold]
     #[inline(never)]
-    fn error_at(&self, message: String, index: usize) -> FormatError {
+    fn error_at(&self, message: String, index: usize) -> Error {
         let before = self.text.as_bytes().get(..index).unwrap_or_default();
         let line_start = before
             .iter()
             .rposition(|b| *b == b'\n')
             .map_or(0, |i| i + 1);
         let line = 1 + before[..line_start].iter().filter(|b| **b == b'\n').count();
-        FormatError {
+        Box::new(FormatError {
             message,
             path: format!("line {line} column {}", index - line_start),
-        }
+        })
     }
 
     /// An error about the bytes consumed so far.
-    fn error(&self, message: &str) -> FormatError {
+    fn error(&self, message: &str) -> Error {
         self.error_at(message.into(), self.at)
     }
 
     /// An error about the next byte.
-    fn peek_error(&self, message: &str) -> FormatError {
+    fn peek_error(&self, message: &str) -> Error {
         self.error_at(message.into(), (self.at + 1).min(self.text.len()))
     }
 
@@ -542,10 +539,7 @@ impl<'a> Parser<'a> {
 
 fn float_number(f: f64) -> R<Number> {
     // Always finite here: `scale` refuses infinities.
-    Number::from_f64(f).ok_or_else(|| FormatError {
-        message: OUT_OF_RANGE.into(),
-        path: String::new(),
-    })
+    Number::from_f64(f).ok_or_else(|| FormatError::new(OUT_OF_RANGE))
 }
 
 /// Powers of ten as serde_json scales by them; each literal is the nearest f64.

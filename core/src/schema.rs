@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::json_text::Node;
 use crate::query::json::{
-    boolean, fields, list, pg_type, select, string, strings, unit_variant, FormatError,
+    boolean, fields, list, pg_type, select, string, strings, unit_variant, FormatError, R,
 };
 
 pub use crate::types::PgType;
@@ -314,7 +314,7 @@ impl Table {
 // accepted: an object with no unknown keys, or an array of the fields in
 // order; `#[serde(default)]` fields may be absent, and only `Option`s take null.
 
-fn schema(n: Node) -> Result<Schema, FormatError> {
+fn schema(n: Node) -> R<Schema> {
     let mut f = fields(
         n,
         "struct Schema",
@@ -331,7 +331,7 @@ fn schema(n: Node) -> Result<Schema, FormatError> {
     f.done(value)
 }
 
-fn table(n: Node) -> Result<Table, FormatError> {
+fn table(n: Node) -> R<Table> {
     let mut f = fields(
         n,
         "struct Table",
@@ -361,7 +361,7 @@ fn table(n: Node) -> Result<Table, FormatError> {
     f.done(value)
 }
 
-fn column(n: Node) -> Result<Column, FormatError> {
+fn column(n: Node) -> R<Column> {
     let mut f = fields(
         n,
         "struct Column",
@@ -384,7 +384,7 @@ fn column(n: Node) -> Result<Column, FormatError> {
     })
 }
 
-fn unique(n: Node) -> Result<Unique, FormatError> {
+fn unique(n: Node) -> R<Unique> {
     let mut f = fields(n, "struct Unique", &["name", "columns"], true, true)?;
     let value = Unique {
         name: f.optional(0, string),
@@ -393,7 +393,7 @@ fn unique(n: Node) -> Result<Unique, FormatError> {
     f.done(value)
 }
 
-fn foreign_key(n: Node) -> Result<ForeignKey, FormatError> {
+fn foreign_key(n: Node) -> R<ForeignKey> {
     let mut f = fields(
         n,
         "struct ForeignKey",
@@ -421,7 +421,7 @@ fn foreign_key(n: Node) -> Result<ForeignKey, FormatError> {
     f.done(value)
 }
 
-fn fk_action(n: Node) -> Result<FkAction, FormatError> {
+fn fk_action(n: Node) -> R<FkAction> {
     const ALL: [FkAction; 4] = [
         FkAction::Cascade,
         FkAction::Restrict,
@@ -432,7 +432,7 @@ fn fk_action(n: Node) -> Result<FkAction, FormatError> {
     Ok(ALL.get(i).copied().unwrap_or(FkAction::Cascade))
 }
 
-fn many_to_many(n: Node) -> Result<ManyToMany, FormatError> {
+fn many_to_many(n: Node) -> R<ManyToMany> {
     let mut f = fields(
         n,
         "struct ManyToMany",
@@ -448,7 +448,7 @@ fn many_to_many(n: Node) -> Result<ManyToMany, FormatError> {
     f.done(value)
 }
 
-fn index(n: Node) -> Result<Index, FormatError> {
+fn index(n: Node) -> R<Index> {
     let mut f = fields(
         n,
         "struct Index",
@@ -467,7 +467,7 @@ fn index(n: Node) -> Result<Index, FormatError> {
     f.done(value)
 }
 
-fn enum_type(n: Node) -> Result<EnumType, FormatError> {
+fn enum_type(n: Node) -> R<EnumType> {
     let mut f = fields(n, "struct EnumType", &["name", "values"], true, true)?;
     let value = EnumType {
         name: f.required(0, string).unwrap_or_default(),
@@ -476,7 +476,7 @@ fn enum_type(n: Node) -> Result<EnumType, FormatError> {
     f.done(value)
 }
 
-fn domain(n: Node) -> Result<Domain, FormatError> {
+fn domain(n: Node) -> R<Domain> {
     let mut f = fields(
         n,
         "struct Domain",
@@ -499,7 +499,7 @@ fn domain(n: Node) -> Result<Domain, FormatError> {
     })
 }
 
-fn view(n: Node) -> Result<View, FormatError> {
+fn view(n: Node) -> R<View> {
     let mut f = fields(n, "struct View", &["name", "query"], true, true)?;
     let name = f.required(0, string).unwrap_or_default();
     let query = f.required(1, select);

@@ -40,14 +40,16 @@ pub struct FormatError {
 }
 
 impl FormatError {
-    pub(crate) fn new(message: impl Into<String>) -> FormatError {
-        FormatError {
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn new(message: impl Into<String>) -> Error {
+        Box::new(FormatError {
             message: message.into(),
             path: String::new(),
-        }
+        })
     }
 
-    pub(crate) fn in_key(mut self, key: &str) -> FormatError {
+    pub(crate) fn in_key(mut self: Box<Self>, key: &str) -> Error {
         if !self.path.is_empty() && !self.path.starts_with('[') {
             self.path.insert(0, '.');
         }
@@ -55,7 +57,7 @@ impl FormatError {
         self
     }
 
-    pub(crate) fn in_index(mut self, index: usize) -> FormatError {
+    pub(crate) fn in_index(mut self: Box<Self>, index: usize) -> Error {
         if !self.path.is_empty() && !self.path.starts_with('[') {
             self.path.insert(0, '.');
         }
@@ -64,7 +66,10 @@ impl FormatError {
     }
 }
 
-type R<T> = Result<T, FormatError>;
+/// Boxed inside the readers: a pointer instead of two `String`s makes every
+/// `Result` they pass up smaller, and so every move and check of one.
+pub(crate) type Error = Box<FormatError>;
+pub(crate) type R<T> = Result<T, Error>;
 
 impl Node {
     /// serde's wording for a value of the wrong type.
@@ -80,7 +85,7 @@ impl Node {
         }
     }
 
-    pub(crate) fn invalid(&self, expected: &str) -> FormatError {
+    pub(crate) fn invalid(&self, expected: &str) -> Error {
         FormatError::new(format!(
             "invalid type: {}, expected {expected}",
             self.unexpected()
@@ -277,7 +282,7 @@ pub(crate) fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
         .ok_or_else(|| unknown_variant(&name, names))
 }
 
-fn unknown_variant(name: &str, names: &[&str]) -> FormatError {
+fn unknown_variant(name: &str, names: &[&str]) -> Error {
     FormatError::new(format!(
         "unknown variant `{name}`, expected {}",
         one_of(names)
@@ -327,7 +332,7 @@ pub(crate) struct Fields {
     slots: Vec<Option<Node>>,
     /// Whether the struct was written positionally, as an array.
     positional: bool,
-    error: Option<FormatError>,
+    error: Option<Error>,
 }
 
 /// A struct: an object (unknown keys rejected when `deny_unknown`) or, as
@@ -399,7 +404,7 @@ impl Fields {
 
     #[cold]
     #[inline(never)]
-    fn missing(&self, i: usize) -> FormatError {
+    fn missing(&self, i: usize) -> Error {
         FormatError::new(if self.positional {
             // The derive counts the missing element by its field's index.
             format!(
@@ -417,7 +422,7 @@ impl Fields {
 
     #[cold]
     #[inline(never)]
-    fn fail(&mut self, i: usize, e: FormatError) {
+    fn fail(&mut self, i: usize, e: Error) {
         self.error = Some(e.in_key(self.names.get(i).copied().unwrap_or_default()));
     }
 
@@ -461,7 +466,7 @@ impl Fields {
     }
 
     /// The error kept, for a reader that lacks a field it cannot default.
-    pub(crate) fn error(self) -> FormatError {
+    pub(crate) fn error(self) -> Error {
         self.error
             .unwrap_or_else(|| FormatError::new(format!("invalid {}", self.expecting)))
     }
@@ -1390,7 +1395,7 @@ impl Query {
     /// Reads a definition from an already parsed JSON value. A value has no
     /// key order or repeated keys, so this is the same as parsing its text.
     pub fn from_json_value(value: &Value) -> Result<Query, FormatError> {
-        query(Node::from_value(value))
+        query(Node::from_value(value)).map_err(|e| *e)
     }
 }
 
