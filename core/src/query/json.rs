@@ -654,23 +654,30 @@ const EXPR_TAGS: &[&str] = &[
 pub(crate) fn expr(n: Node) -> R<Expr> {
     let (tag, content) = tagged(n, EXPR_TAGS, &[])?;
     let n = content.unwrap_or(Node::Null);
+    // One call per payload type: the variant is chosen after it is read.
     let e = match tag {
-        0 => string(n).map(Expr::Column),
+        0 | 15 => string(n).map(|s| match tag {
+            0 => Expr::Column(s),
+            _ => Expr::Excluded(s),
+        }),
         1 => value(n).map(Expr::Value),
-        2 => operands(n).map(Box::new).map(Expr::Add),
-        3 => operands(n).map(Box::new).map(Expr::Sub),
-        4 => operands(n).map(Box::new).map(Expr::Mul),
-        5 => operands(n).map(Box::new).map(Expr::Div),
-        6 => operands(n).map(Box::new).map(Expr::Mod),
+        2..=6 => operands(n).map(Box::new).map(|o| match tag {
+            2 => Expr::Add(o),
+            3 => Expr::Sub(o),
+            4 => Expr::Mul(o),
+            5 => Expr::Div(o),
+            _ => Expr::Mod(o),
+        }),
         7 => boxed_expr(n).map(Expr::Neg),
         8 => cast(n).map(Box::new).map(Expr::Cast),
         9 => func(n).map(Expr::Func),
         10 => extract(n).map(Box::new).map(Expr::Extract),
         11 => agg(n).map(Box::new).map(Expr::Agg),
-        12 => json_get(n).map(Box::new).map(Expr::JsonText),
-        13 => json_get(n).map(Box::new).map(Expr::JsonGet),
+        12 | 13 => json_get(n).map(Box::new).map(|g| match tag {
+            12 => Expr::JsonText(g),
+            _ => Expr::JsonGet(g),
+        }),
         14 => boxed_select(n).map(Expr::Subquery),
-        15 => string(n).map(Expr::Excluded),
         _ => case(n).map(Box::new).map(Expr::Case),
     };
     e.map_err(|e| e.in_key(EXPR_TAGS[tag]))
@@ -830,34 +837,49 @@ const FILTER_TAGS: &[&str] = &[
 pub(crate) fn filter(n: Node) -> R<Filter> {
     let (tag, content) = tagged(n, FILTER_TAGS, &[])?;
     let n = content.unwrap_or(Node::Null);
+    // One call per payload type: the variant is chosen after it is read.
     let f = match tag {
-        0 => compare(n).map(Filter::Eq),
-        1 => compare(n).map(Filter::Ne),
-        2 => compare(n).map(Filter::Lt),
-        3 => compare(n).map(Filter::Lte),
-        4 => compare(n).map(Filter::Gt),
-        5 => compare(n).map(Filter::Gte),
-        6 => compare(n).map(Filter::IsDistinctFrom),
-        7 => compare(n).map(Filter::IsNotDistinctFrom),
-        8 => in_list(n).map(Filter::In),
-        9 => in_list(n).map(Filter::NotIn),
+        0..=7 => compare(n).map(|c| match tag {
+            0 => Filter::Eq(c),
+            1 => Filter::Ne(c),
+            2 => Filter::Lt(c),
+            3 => Filter::Lte(c),
+            4 => Filter::Gt(c),
+            5 => Filter::Gte(c),
+            6 => Filter::IsDistinctFrom(c),
+            _ => Filter::IsNotDistinctFrom(c),
+        }),
+        8 | 9 => in_list(n).map(|l| match tag {
+            8 => Filter::In(l),
+            _ => Filter::NotIn(l),
+        }),
         10 => between(n).map(Filter::Between),
-        11 => pattern(n).map(Filter::Like),
-        12 => pattern(n).map(Filter::Ilike),
-        13 => pattern(n).map(Filter::NotLike),
-        14 => pattern(n).map(Filter::NotIlike),
-        15 => string(n).map(Filter::IsNull),
-        16 => string(n).map(Filter::IsNotNull),
-        17 => column_value(n).map(Filter::JsonContains),
+        11..=14 => pattern(n).map(|p| match tag {
+            11 => Filter::Like(p),
+            12 => Filter::Ilike(p),
+            13 => Filter::NotLike(p),
+            _ => Filter::NotIlike(p),
+        }),
+        15 | 16 => string(n).map(|c| match tag {
+            15 => Filter::IsNull(c),
+            _ => Filter::IsNotNull(c),
+        }),
         18 => column_key(n).map(Filter::JsonHasKey),
-        19 => column_value(n).map(Filter::ArrayContains),
-        20 => column_value(n).map(Filter::ArrayOverlaps),
+        17 | 19 | 20 => column_value(n).map(|c| match tag {
+            17 => Filter::JsonContains(c),
+            19 => Filter::ArrayContains(c),
+            _ => Filter::ArrayOverlaps(c),
+        }),
         21 => text_search(n).map(Filter::TextSearch),
-        22 => filters(n).map(Filter::And),
-        23 => filters(n).map(Filter::Or),
+        22 | 23 => filters(n).map(|f| match tag {
+            22 => Filter::And(f),
+            _ => Filter::Or(f),
+        }),
         24 => boxed_filter(n).map(Filter::Not),
-        25 => boxed_select(n).map(Filter::Exists),
-        26 => boxed_select(n).map(Filter::NotExists),
+        25 | 26 => boxed_select(n).map(|s| match tag {
+            25 => Filter::Exists(s),
+            _ => Filter::NotExists(s),
+        }),
         27 => has(n).map(Box::new).map(Filter::Has),
         _ => expr(n).map(Filter::Expr),
     };
