@@ -321,7 +321,7 @@ fn schema(n: Node) -> R<Schema> {
         &["tables", "enums", "domains", "views"],
         true,
         true,
-    )?;
+    );
     let value = Schema {
         tables: f.required(0, |n| list(n, table)).unwrap_or_default(),
         enums: f.or_default(1, |n| list(n, enum_type)),
@@ -347,7 +347,7 @@ fn table(n: Node) -> R<Table> {
         ],
         true,
         true,
-    )?;
+    );
     let value = Table {
         name: f.required(0, string).unwrap_or_default(),
         schema: f.optional(1, string),
@@ -368,7 +368,7 @@ fn column(n: Node) -> R<Column> {
         &["name", "type", "nullable", "default"],
         true,
         true,
-    )?;
+    );
     let name = f.required(0, string).unwrap_or_default();
     let ty = f.required(1, pg_type);
     let nullable = f.or_default(2, boolean);
@@ -385,7 +385,7 @@ fn column(n: Node) -> R<Column> {
 }
 
 fn unique(n: Node) -> R<Unique> {
-    let mut f = fields(n, "struct Unique", &["name", "columns"], true, true)?;
+    let mut f = fields(n, "struct Unique", &["name", "columns"], true, true);
     let value = Unique {
         name: f.optional(0, string),
         columns: f.required(1, strings).unwrap_or_default(),
@@ -408,7 +408,7 @@ fn foreign_key(n: Node) -> R<ForeignKey> {
         ],
         true,
         true,
-    )?;
+    );
     let value = ForeignKey {
         columns: f.required(0, strings).unwrap_or_default(),
         references: f.required(1, string).unwrap_or_default(),
@@ -439,7 +439,7 @@ fn many_to_many(n: Node) -> R<ManyToMany> {
         &["name", "through", "target"],
         true,
         true,
-    )?;
+    );
     let value = ManyToMany {
         name: f.required(0, string).unwrap_or_default(),
         through: f.required(1, string).unwrap_or_default(),
@@ -455,7 +455,7 @@ fn index(n: Node) -> R<Index> {
         &["name", "columns", "unique", "include", "where", "using"],
         true,
         true,
-    )?;
+    );
     let value = Index {
         name: f.required(0, string).unwrap_or_default(),
         columns: f.required(1, strings).unwrap_or_default(),
@@ -468,7 +468,7 @@ fn index(n: Node) -> R<Index> {
 }
 
 fn enum_type(n: Node) -> R<EnumType> {
-    let mut f = fields(n, "struct EnumType", &["name", "values"], true, true)?;
+    let mut f = fields(n, "struct EnumType", &["name", "values"], true, true);
     let value = EnumType {
         name: f.required(0, string).unwrap_or_default(),
         values: f.required(1, strings).unwrap_or_default(),
@@ -483,7 +483,7 @@ fn domain(n: Node) -> R<Domain> {
         &["name", "type", "not_null", "check"],
         true,
         true,
-    )?;
+    );
     let name = f.required(0, string).unwrap_or_default();
     let ty = f.required(1, pg_type);
     let not_null = f.or_default(2, boolean);
@@ -500,7 +500,7 @@ fn domain(n: Node) -> R<Domain> {
 }
 
 fn view(n: Node) -> R<View> {
-    let mut f = fields(n, "struct View", &["name", "query"], true, true)?;
+    let mut f = fields(n, "struct View", &["name", "query"], true, true);
     let name = f.required(0, string).unwrap_or_default();
     let query = f.required(1, select);
     let Some(query) = query else {

@@ -337,69 +337,92 @@ pub(crate) struct Fields {
 
 /// A struct: an object (unknown keys rejected when `deny_unknown`) or, as
 /// serde's derive also accepts, an array of the fields in declaration order.
+/// An error here is kept like a field's, so readers need no check of their own.
 pub(crate) fn fields(
     n: Node,
     expecting: &'static str,
     names: &'static [&'static str],
     deny_unknown: bool,
     allow_array: bool,
-) -> R<Fields> {
-    let mut slots: Vec<Option<Node>> = names.iter().map(|_| None).collect();
-    let mut positional = false;
-    match n {
-        Node::Object(pairs) => {
-            for (key, value) in pairs {
-                match names.iter().position(|n| *n == key) {
-                    Some(i) if slots[i].is_some() => {
-                        return Err(FormatError::new(format!("duplicate field `{key}`")))
-                    }
-                    Some(i) => slots[i] = Some(value),
-                    None if deny_unknown => {
-                        return Err(FormatError::new(format!(
-                            "unknown field `{key}`, expected {}",
-                            one_of(names)
-                        )))
-                    }
-                    None => {}
-                }
-            }
-        }
-        Node::Array(items) if allow_array => {
-            if items.len() > names.len() {
-                return Err(FormatError::new(format!(
-                    "invalid length {}, expected {} elements in sequence",
-                    items.len(),
-                    names.len()
-                )));
-            }
-            positional = true;
-            for (slot, item) in slots.iter_mut().zip(items) {
-                *slot = Some(item);
-            }
-        }
-        other => return Err(other.invalid(expecting)),
-    }
-    Ok(Fields {
+) -> Fields {
+    let mut f = Fields {
         expecting,
         names,
-        slots,
-        positional,
+        slots: names.iter().map(|_| None).collect(),
+        positional: false,
         error: None,
-    })
+    };
+    if let Err(e) = f.fill(n, deny_unknown, allow_array) {
+        f.error = Some(e);
+    }
+    f
+}
+
+/// How a field may be absent: see [`Fields::required`], [`Fields::or_default`]
+/// and [`Fields::optional`].
+#[derive(Clone, Copy, PartialEq)]
+enum Absent {
+    Refused,
+    Default,
+    OrNull,
 }
 
 impl Fields {
-    /// Field `i`, or `None` once an error is kept; a missing `required`
-    /// field is that error.
-    fn node(&mut self, i: usize, required: bool) -> Option<Node> {
+    fn fill(&mut self, n: Node, deny_unknown: bool, allow_array: bool) -> R<()> {
+        match n {
+            Node::Object(pairs) => {
+                for (key, value) in pairs {
+                    match self.names.iter().position(|n| *n == key) {
+                        Some(i) => match self.slots.get_mut(i) {
+                            Some(Some(_)) => {
+                                return Err(FormatError::new(format!("duplicate field `{key}`")))
+                            }
+                            Some(slot) => *slot = Some(value),
+                            None => {}
+                        },
+                        None if deny_unknown => {
+                            return Err(FormatError::new(format!(
+                                "unknown field `{key}`, expected {}",
+                                one_of(self.names)
+                            )))
+                        }
+                        None => {}
+                    }
+                }
+            }
+            Node::Array(items) if allow_array => {
+                if items.len() > self.names.len() {
+                    return Err(FormatError::new(format!(
+                        "invalid length {}, expected {} elements in sequence",
+                        items.len(),
+                        self.names.len()
+                    )));
+                }
+                self.positional = true;
+                for (slot, item) in self.slots.iter_mut().zip(items) {
+                    *slot = Some(item);
+                }
+            }
+            other => return Err(other.invalid(self.expecting)),
+        }
+        Ok(())
+    }
+
+    /// Field `i`, or `None` once an error is kept; a missing field that
+    /// must be there is that error.
+    fn node(&mut self, i: usize, absent: Absent) -> Option<Node> {
         if self.error.is_some() {
             return None;
         }
         let node = self.slots.get_mut(i).and_then(Option::take);
-        if node.is_none() && required {
-            self.error = Some(self.missing(i));
+        match node {
+            None if absent == Absent::Refused => {
+                self.error = Some(self.missing(i));
+                None
+            }
+            Some(Node::Null) if absent == Absent::OrNull => None,
+            node => node,
         }
-        node
     }
 
     #[cold]
@@ -426,8 +449,15 @@ impl Fields {
         self.error = Some(e.in_key(self.names.get(i).copied().unwrap_or_default()));
     }
 
-    fn convert<T>(&mut self, i: usize, node: Option<Node>, f: fn(Node) -> R<T>) -> Option<T> {
-        match f(node?) {
+    /// The one copy per field type; the three ways to call it differ only
+    /// in the non-generic [`Fields::node`].
+    #[inline(never)]
+    fn read<T>(&mut self, i: usize, absent: Absent, f: fn(Node) -> R<T>) -> Option<T> {
+        // Opaque, so LLVM does not fold each type's only `f` into its copy:
+        // copies for types of one layout (every `Vec`) then stay identical,
+        // and wasm-opt merges them.
+        let f = std::hint::black_box(f);
+        match f(self.node(i, absent)?) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.fail(i, e);
@@ -436,25 +466,18 @@ impl Fields {
         }
     }
 
-    // Out of line, these are one copy per field type instead of one per field.
-    #[inline(never)]
     pub(crate) fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> Option<T> {
-        let node = self.node(i, true);
-        self.convert(i, node, f)
+        self.read(i, Absent::Refused, f)
     }
 
     /// A field with `#[serde(default)]`: absent means the default, but
     /// `null` is only accepted where the type is an `Option`.
-    #[inline(never)]
     pub(crate) fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> T {
-        let node = self.node(i, false);
-        self.convert(i, node, f).unwrap_or_default()
+        self.read(i, Absent::Default, f).unwrap_or_default()
     }
 
-    #[inline(never)]
     pub(crate) fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> Option<T> {
-        let node = self.node(i, false).filter(|n| !matches!(n, Node::Null));
-        self.convert(i, node, f)
+        self.read(i, Absent::OrNull, f)
     }
 
     /// The struct read, or the first error reading its fields.
@@ -612,7 +635,7 @@ pub(crate) fn query_body(n: Node) -> R<QueryBody> {
 }
 
 pub(crate) fn raw(n: Node) -> R<Raw> {
-    let mut f = fields(n, "struct Raw", &["sql", "params", "columns"], true, true)?;
+    let mut f = fields(n, "struct Raw", &["sql", "params", "columns"], true, true);
     let value = Raw {
         sql: f.required(0, string).unwrap_or_default(),
         params: f.or_default(1, raw_params),
@@ -622,7 +645,7 @@ pub(crate) fn raw(n: Node) -> R<Raw> {
 }
 
 pub(crate) fn raw_param(n: Node) -> R<RawParam> {
-    let mut f = fields(n, "struct RawParam", &["value", "type"], true, true)?;
+    let mut f = fields(n, "struct RawParam", &["value", "type"], true, true);
     let value = f.required(0, value).unwrap_or_default();
     let ty = f.required(1, pg_type);
     let Some(ty) = ty else {
@@ -702,7 +725,7 @@ fn operands(n: Node) -> R<[Expr; 2]> {
 }
 
 pub(crate) fn cast(n: Node) -> R<Cast> {
-    let mut f = fields(n, "struct Cast", &["expr", "type"], true, true)?;
+    let mut f = fields(n, "struct Cast", &["expr", "type"], true, true);
     let expr = f.required(0, expr);
     let ty = f.required(1, pg_type);
     let (Some(expr), Some(ty)) = (expr, ty) else {
@@ -712,7 +735,7 @@ pub(crate) fn cast(n: Node) -> R<Cast> {
 }
 
 pub(crate) fn func(n: Node) -> R<Func> {
-    let mut f = fields(n, "struct Func", &["name", "args"], true, true)?;
+    let mut f = fields(n, "struct Func", &["name", "args"], true, true);
     let value = Func {
         name: f.required(0, string).unwrap_or_default(),
         args: f.or_default(1, exprs),
@@ -721,7 +744,7 @@ pub(crate) fn func(n: Node) -> R<Func> {
 }
 
 pub(crate) fn extract(n: Node) -> R<Extract> {
-    let mut f = fields(n, "struct Extract", &["field", "from"], true, true)?;
+    let mut f = fields(n, "struct Extract", &["field", "from"], true, true);
     let field = f.required(0, string).unwrap_or_default();
     let from = f.required(1, expr);
     let Some(from) = from else {
@@ -731,7 +754,7 @@ pub(crate) fn extract(n: Node) -> R<Extract> {
 }
 
 pub(crate) fn json_get(n: Node) -> R<JsonGet> {
-    let mut f = fields(n, "struct JsonGet", &["expr", "key"], true, true)?;
+    let mut f = fields(n, "struct JsonGet", &["expr", "key"], true, true);
     let expr = f.required(0, expr);
     let key = f.required(1, string).unwrap_or_default();
     let Some(expr) = expr else {
@@ -741,7 +764,7 @@ pub(crate) fn json_get(n: Node) -> R<JsonGet> {
 }
 
 pub(crate) fn case(n: Node) -> R<Case> {
-    let mut f = fields(n, "struct Case", &["when", "else"], true, true)?;
+    let mut f = fields(n, "struct Case", &["when", "else"], true, true);
     let value = Case {
         when: f.required(0, whens).unwrap_or_default(),
         otherwise: f.optional(1, expr),
@@ -750,7 +773,7 @@ pub(crate) fn case(n: Node) -> R<Case> {
 }
 
 pub(crate) fn when(n: Node) -> R<When> {
-    let mut f = fields(n, "struct When", &["if", "then"], true, true)?;
+    let mut f = fields(n, "struct When", &["if", "then"], true, true);
     let condition = f.required(0, filter);
     let then = f.required(1, expr);
     let (Some(condition), Some(then)) = (condition, then) else {
@@ -766,7 +789,7 @@ pub(crate) fn agg(n: Node) -> R<Agg> {
         &["func", "arg", "distinct", "separator", "order_by"],
         true,
         true,
-    )?;
+    );
     let func = f.required(0, agg_func);
     let arg = f.optional(1, expr);
     let distinct = f.or_default(2, boolean);
@@ -900,7 +923,7 @@ pub(crate) fn compare(n: Node) -> R<Compare> {
             &["left", "right"],
             true,
             false,
-        )?;
+        );
         let left = f.required(0, expr);
         let right = f.required(1, expr);
         let (Some(left), Some(right)) = (left, right) else {
@@ -914,7 +937,7 @@ pub(crate) fn compare(n: Node) -> R<Compare> {
             &["column", "value"],
             true,
             false,
-        )?;
+        );
         let value = Compare::ColumnValue {
             column: f.required(0, string).unwrap_or_default(),
             value: f.required(1, value).unwrap_or_default(),
@@ -930,7 +953,7 @@ pub(crate) fn in_list(n: Node) -> R<InList> {
         &["column", "values", "subquery"],
         true,
         true,
-    )?;
+    );
     let value = InList {
         column: f.required(0, string).unwrap_or_default(),
         values: f.optional(1, values),
@@ -940,7 +963,7 @@ pub(crate) fn in_list(n: Node) -> R<InList> {
 }
 
 pub(crate) fn between(n: Node) -> R<Between> {
-    let mut f = fields(n, "struct Between", &["column", "low", "high"], true, true)?;
+    let mut f = fields(n, "struct Between", &["column", "low", "high"], true, true);
     let value = Between {
         column: f.required(0, string).unwrap_or_default(),
         low: f.required(1, value).unwrap_or_default(),
@@ -950,7 +973,7 @@ pub(crate) fn between(n: Node) -> R<Between> {
 }
 
 pub(crate) fn pattern(n: Node) -> R<Pattern> {
-    let mut f = fields(n, "struct Pattern", &["column", "pattern"], true, true)?;
+    let mut f = fields(n, "struct Pattern", &["column", "pattern"], true, true);
     let value = Pattern {
         column: f.required(0, string).unwrap_or_default(),
         pattern: f.required(1, string).unwrap_or_default(),
@@ -959,7 +982,7 @@ pub(crate) fn pattern(n: Node) -> R<Pattern> {
 }
 
 pub(crate) fn column_value(n: Node) -> R<ColumnValue> {
-    let mut f = fields(n, "struct ColumnValue", &["column", "value"], true, true)?;
+    let mut f = fields(n, "struct ColumnValue", &["column", "value"], true, true);
     let value = ColumnValue {
         column: f.required(0, string).unwrap_or_default(),
         value: f.required(1, value).unwrap_or_default(),
@@ -968,7 +991,7 @@ pub(crate) fn column_value(n: Node) -> R<ColumnValue> {
 }
 
 pub(crate) fn column_key(n: Node) -> R<ColumnKey> {
-    let mut f = fields(n, "struct ColumnKey", &["column", "key"], true, true)?;
+    let mut f = fields(n, "struct ColumnKey", &["column", "key"], true, true);
     let value = ColumnKey {
         column: f.required(0, string).unwrap_or_default(),
         key: f.required(1, string).unwrap_or_default(),
@@ -983,7 +1006,7 @@ pub(crate) fn text_search(n: Node) -> R<TextSearch> {
         &["column", "query", "config"],
         true,
         true,
-    )?;
+    );
     let value = TextSearch {
         column: f.required(0, string).unwrap_or_default(),
         query: f.required(1, string).unwrap_or_default(),
@@ -993,7 +1016,7 @@ pub(crate) fn text_search(n: Node) -> R<TextSearch> {
 }
 
 pub(crate) fn has(n: Node) -> R<Has> {
-    let mut f = fields(n, "struct Has", &["relation", "where"], true, true)?;
+    let mut f = fields(n, "struct Has", &["relation", "where"], true, true);
     let value = Has {
         relation: f.required(0, string).unwrap_or_default(),
         filter: f.optional(1, filter),
@@ -1022,7 +1045,7 @@ const SELECT_FIELDS: &[&str] = &[
 ];
 
 pub(crate) fn select(n: Node) -> R<Select> {
-    let mut f = fields(n, "struct Select", SELECT_FIELDS, true, true)?;
+    let mut f = fields(n, "struct Select", SELECT_FIELDS, true, true);
     let value = Select {
         ctes: f.or_default(0, ctes),
         distinct: f.or_default(1, boolean),
@@ -1075,7 +1098,7 @@ pub(crate) fn select_item(n: Node) -> R<SelectItem> {
                 &["expr", "as"],
                 false,
                 false,
-            )?;
+            );
             let expr = f.required(0, expr);
             let alias = f.required(1, string).unwrap_or_default();
             let Some(expr) = expr else {
@@ -1094,7 +1117,7 @@ pub(crate) fn join(n: Node) -> R<Join> {
         &["relation", "table", "as", "kind", "on"],
         true,
         true,
-    )?;
+    );
     let value = Join {
         relation: f.optional(0, string),
         table: f.optional(1, string),
@@ -1119,7 +1142,7 @@ pub(crate) fn order_by(n: Node) -> R<OrderBy> {
         &["column", "expr", "direction", "nulls"],
         true,
         true,
-    )?;
+    );
     let value = OrderBy {
         column: f.optional(0, string),
         expr: f.optional(1, expr),
@@ -1144,7 +1167,7 @@ pub(crate) fn nulls(n: Node) -> R<Nulls> {
 }
 
 pub(crate) fn lock(n: Node) -> R<Lock> {
-    let mut f = fields(n, "struct Lock", &["strength", "of", "wait"], true, true)?;
+    let mut f = fields(n, "struct Lock", &["strength", "of", "wait"], true, true);
     let strength = f.required(0, lock_strength);
     let of = f.or_default(1, strings);
     let wait = f.optional(2, lock_wait);
@@ -1173,7 +1196,7 @@ pub(crate) fn lock_wait(n: Node) -> R<LockWait> {
 }
 
 pub(crate) fn cte(n: Node) -> R<Cte> {
-    let mut f = fields(n, "struct Cte", &["name", "recursive", "query"], true, true)?;
+    let mut f = fields(n, "struct Cte", &["name", "recursive", "query"], true, true);
     let name = f.required(0, string).unwrap_or_default();
     let recursive = f.or_default(1, boolean);
     let query = f.required(2, boxed_query_body);
@@ -1194,7 +1217,7 @@ pub(crate) fn set_query(n: Node) -> R<SetQuery> {
         &["op", "queries", "order_by", "limit", "offset"],
         true,
         true,
-    )?;
+    );
     let op = f.required(0, set_op);
     let queries = f.required(1, selects).unwrap_or_default();
     let order_by = f.or_default(2, order_bys);
@@ -1242,7 +1265,7 @@ pub(crate) fn include(n: Node) -> R<Include> {
         &["relation", "columns", "where", "order_by", "with"],
         true,
         true,
-    )?;
+    );
     let value = Include {
         relation: f.required(0, string).unwrap_or_default(),
         columns: f.optional(1, strings),
@@ -1320,7 +1343,7 @@ pub(crate) fn insert_source(n: Node) -> R<InsertSource> {
 }
 
 pub(crate) fn insert_select(n: Node) -> R<InsertSelect> {
-    let mut f = fields(n, "struct InsertSelect", &["columns", "query"], true, true)?;
+    let mut f = fields(n, "struct InsertSelect", &["columns", "query"], true, true);
     let columns = f.required(0, strings).unwrap_or_default();
     let query = f.required(1, boxed_select);
     let Some(query) = query else {
@@ -1336,7 +1359,7 @@ pub(crate) fn on_conflict(n: Node) -> R<OnConflict> {
         &["columns", "constraint", "do"],
         true,
         true,
-    )?;
+    );
     let columns = f.or_default(0, strings);
     let constraint = f.optional(1, string);
     let action = f.required(2, conflict_action);
@@ -1370,7 +1393,7 @@ fn conflict_update(n: Node) -> R<ConflictAction> {
         &["set", "where"],
         false,
         true,
-    )?;
+    );
     let value = ConflictAction::Update {
         set: f.required(0, assignments).unwrap_or_default(),
         filter: f.optional(1, filter),
@@ -1385,7 +1408,7 @@ pub(crate) fn update(n: Node) -> R<Update> {
         &["table", "set", "where", "all_rows", "returning"],
         true,
         true,
-    )?;
+    );
     let value = Update {
         table: f.required(0, string).unwrap_or_default(),
         set: f.required(1, assignments).unwrap_or_default(),
@@ -1403,7 +1426,7 @@ pub(crate) fn delete(n: Node) -> R<Delete> {
         &["from", "where", "all_rows", "returning"],
         true,
         true,
-    )?;
+    );
     let value = Delete {
         from: f.required(0, string).unwrap_or_default(),
         filter: f.optional(1, filter),
