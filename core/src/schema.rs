@@ -225,17 +225,11 @@ impl Schema {
         for fk in &table.foreign_keys {
             if fk.relation.as_deref() == Some(name) {
                 let target = self.table(&fk.references)?;
-                let referenced = referenced_columns(fk, target);
                 return Some(Relation {
                     name: fk.relation.as_deref().unwrap_or_default(),
                     kind: RelationKind::BelongsTo,
                     target,
-                    pairs: fk
-                        .columns
-                        .iter()
-                        .map(String::as_str)
-                        .zip(referenced)
-                        .collect(),
+                    pairs: column_pairs(fk, target, false),
                     through: None,
                 });
             }
@@ -243,7 +237,6 @@ impl Schema {
         for other in &self.tables {
             for fk in &other.foreign_keys {
                 if fk.references == table.name && fk.inverse.as_deref() == Some(name) {
-                    let referenced = referenced_columns(fk, table);
                     return Some(Relation {
                         name: fk.inverse.as_deref().unwrap_or_default(),
                         kind: if fk.inverse_one {
@@ -252,10 +245,7 @@ impl Schema {
                             RelationKind::HasMany
                         },
                         target: other,
-                        pairs: referenced
-                            .into_iter()
-                            .zip(fk.columns.iter().map(String::as_str))
-                            .collect(),
+                        pairs: column_pairs(fk, table, true),
                         through: None,
                     });
                 }
@@ -279,29 +269,33 @@ impl Schema {
             pairs: Vec::new(),
             through: Some(Through {
                 table: join,
-                source_pairs: to_source
-                    .columns
-                    .iter()
-                    .map(String::as_str)
-                    .zip(referenced_columns(to_source, table))
-                    .collect(),
-                target_pairs: to_target
-                    .columns
-                    .iter()
-                    .map(String::as_str)
-                    .zip(referenced_columns(to_target, target))
-                    .collect(),
+                source_pairs: column_pairs(to_source, table, false),
+                target_pairs: column_pairs(to_target, target, false),
             }),
         })
     }
 }
 
-fn referenced_columns<'a>(fk: &'a ForeignKey, target: &'a Table) -> Vec<&'a str> {
-    if fk.referenced_columns.is_empty() {
-        target.primary_key.iter().map(String::as_str).collect()
+/// (`fk` column, `target` column) pairs, or the other way round when
+/// `flip`; the target's primary key when `fk` names no referenced columns.
+/// One function for all four uses, so one iterator chain is compiled.
+fn column_pairs<'a>(fk: &'a ForeignKey, target: &'a Table, flip: bool) -> Vec<(&'a str, &'a str)> {
+    let referenced = if fk.referenced_columns.is_empty() {
+        &target.primary_key
     } else {
-        fk.referenced_columns.iter().map(String::as_str).collect()
-    }
+        &fk.referenced_columns
+    };
+    fk.columns
+        .iter()
+        .zip(referenced)
+        .map(|(a, b)| {
+            if flip {
+                (b.as_str(), a.as_str())
+            } else {
+                (a.as_str(), b.as_str())
+            }
+        })
+        .collect()
 }
 
 impl Table {
