@@ -163,17 +163,31 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 }
 
-/// serde's "expected ..." list of names.
+/// serde's "expected ..." list of names: `` `a` ``, `` `a` or `b` ``,
+/// `` one of `a`, `b`, `c` ``.
 fn one_of(names: &[&str]) -> String {
-    match names {
-        [] => "nothing".into(),
-        [one] => format!("`{one}`"),
-        [a, b] => format!("`{a}` or `{b}`"),
-        _ => {
-            let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-            format!("one of {}", list.join(", "))
-        }
+    let mut out = String::new();
+    if names.len() > 2 {
+        out.push_str("one of ");
     }
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if names.len() == 2 { " or " } else { ", " });
+        }
+        out.push('`');
+        out.push_str(name);
+        out.push('`');
+    }
+    if names.is_empty() {
+        out.push_str("nothing");
+    }
+    out
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate_field(key: &str) -> Error {
+    FormatError::new(format!("duplicate field `{key}`"))
 }
 
 pub(crate) fn string(n: Node) -> R<String> {
@@ -258,28 +272,36 @@ fn each_entry(n: Node, entry: &mut dyn FnMut(String, Node) -> R<()>) -> R<()> {
     Ok(())
 }
 
-/// A unit-only enum: `"name"`, or `{"name": null}` as serde also accepts.
-pub(crate) fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
-    let name = match n {
-        Node::String(s) => s,
+/// An externally tagged enum's tag and content: `{"tag": content}`, or a
+/// bare `"tag"` without content.
+fn tag_and_content(n: Node) -> R<(String, Option<Node>)> {
+    match n {
+        Node::String(tag) => Ok((tag, None)),
         Node::Object(mut pairs) if pairs.len() == 1 => {
-            let (name, value) = pairs.remove(0);
-            if !matches!(value, Node::Null) {
-                return Err(value.invalid("unit"));
-            }
-            name
+            let (tag, content) = pairs.remove(0);
+            Ok((tag, Some(content)))
         }
-        Node::Object(_) => {
-            return Err(FormatError::new(
-                "invalid value: map, expected map with a single key",
-            ))
-        }
-        other => return Err(other.invalid("string or map")),
-    };
+        Node::Object(_) => Err(FormatError::new(
+            "invalid value: map, expected map with a single key",
+        )),
+        other => Err(other.invalid("string or map")),
+    }
+}
+
+fn variant_index(name: &str, names: &[&str]) -> R<usize> {
     names
         .iter()
         .position(|n| *n == name)
-        .ok_or_else(|| unknown_variant(&name, names))
+        .ok_or_else(|| unknown_variant(name, names))
+}
+
+/// A unit-only enum: `"name"`, or `{"name": null}` as serde also accepts.
+pub(crate) fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
+    let (name, content) = tag_and_content(n)?;
+    if let Some(value) = content.filter(|v| !matches!(v, Node::Null)) {
+        return Err(value.invalid("unit"));
+    }
+    variant_index(&name, names)
 }
 
 fn unknown_variant(name: &str, names: &[&str]) -> Error {
@@ -292,34 +314,14 @@ fn unknown_variant(name: &str, names: &[&str]) -> Error {
 /// An externally tagged enum with data: `{"tag": content}`. A bare string
 /// names a variant without its content, which only unit variants allow.
 fn tagged(n: Node, names: &[&str], unit: &[&str]) -> R<(usize, Option<Node>)> {
-    match n {
-        Node::Object(mut pairs) if pairs.len() == 1 => {
-            let (tag, content) = pairs.remove(0);
-            let i = names
-                .iter()
-                .position(|n| *n == tag)
-                .ok_or_else(|| unknown_variant(&tag, names))?;
-            Ok((i, Some(content)))
-        }
-        Node::Object(_) => Err(FormatError::new(
-            "invalid value: map, expected map with a single key",
-        )),
-        Node::String(tag) => {
-            let i = names
-                .iter()
-                .position(|n| *n == tag)
-                .ok_or_else(|| unknown_variant(&tag, names))?;
-            if unit.contains(&names[i]) {
-                Ok((i, None))
-            } else {
-                Err(
-                    FormatError::new(format!("`{tag}` needs a value: {{\"{tag}\": ...}}"))
-                        .in_key(&tag),
-                )
-            }
-        }
-        other => Err(other.invalid("string or map")),
+    let (tag, content) = tag_and_content(n)?;
+    let i = variant_index(&tag, names)?;
+    if content.is_none() && !unit.iter().any(|u| *u == tag) {
+        return Err(
+            FormatError::new(format!("`{tag}` needs a value: {{\"{tag}\": ...}}")).in_key(&tag),
+        );
     }
+    Ok((i, content))
 }
 
 /// A struct's fields, by their index in `names`, read in declaration order.
@@ -374,9 +376,7 @@ impl Fields {
                 for (key, value) in pairs {
                     match self.names.iter().position(|n| *n == key) {
                         Some(i) => match self.slots.get_mut(i) {
-                            Some(Some(_)) => {
-                                return Err(FormatError::new(format!("duplicate field `{key}`")))
-                            }
+                            Some(Some(_)) => return Err(duplicate_field(&key)),
                             Some(slot) => *slot = Some(value),
                             None => {}
                         },
@@ -568,13 +568,9 @@ pub(crate) fn query(n: Node) -> R<Query> {
     let mut body = None;
     for (key, value) in pairs {
         match key.as_str() {
-            "version" if version.is_some() => {
-                return Err(FormatError::new("duplicate field `version`"))
-            }
+            "version" if version.is_some() => return Err(duplicate_field(&key)),
             "version" => version = Some(value),
-            "row_shape" if row_shape.is_some() => {
-                return Err(FormatError::new("duplicate field `row_shape`"))
-            }
+            "row_shape" if row_shape.is_some() => return Err(duplicate_field(&key)),
             "row_shape" => row_shape = Some(value),
             // Like the derive's flatten: the first body key wins, other keys are ignored.
             _ => {
@@ -1292,9 +1288,7 @@ pub(crate) fn insert(n: Node) -> R<Insert> {
             .iter()
             .position(|k| *k == key)
         {
-            Some(i) if known[i].is_some() => {
-                return Err(FormatError::new(format!("duplicate field `{key}`")))
-            }
+            Some(i) if known[i].is_some() => return Err(duplicate_field(&key)),
             Some(i) => known[i] = Some(value),
             None => match INSERT_SOURCES.iter().position(|k| *k == key) {
                 Some(i) if source.is_none() => source = Some((i, value)),
