@@ -277,13 +277,12 @@ fn each_entry(n: Node, entry: &mut dyn FnMut(String, Node) -> R<()>) -> R<()> {
 fn tag_and_content(n: Node) -> R<(String, Option<Node>)> {
     match n {
         Node::String(tag) => Ok((tag, None)),
-        Node::Object(mut pairs) if pairs.len() == 1 => {
-            let (tag, content) = pairs.remove(0);
-            Ok((tag, Some(content)))
-        }
-        Node::Object(_) => Err(FormatError::new(
-            "invalid value: map, expected map with a single key",
-        )),
+        Node::Object(mut pairs) => match (pairs.pop(), pairs.is_empty()) {
+            (Some((tag, content)), true) => Ok((tag, Some(content))),
+            _ => Err(FormatError::new(
+                "invalid value: map, expected map with a single key",
+            )),
+        },
         other => Err(other.invalid("string or map")),
     }
 }
@@ -803,22 +802,37 @@ pub(crate) fn agg(n: Node) -> R<Agg> {
     })
 }
 
+const AGG_FUNCS: [AggFunc; 10] = [
+    AggFunc::Count,
+    AggFunc::Sum,
+    AggFunc::Avg,
+    AggFunc::Min,
+    AggFunc::Max,
+    AggFunc::StringAgg,
+    AggFunc::ArrayAgg,
+    AggFunc::JsonAgg,
+    AggFunc::BoolAnd,
+    AggFunc::BoolOr,
+];
+
+/// The JSON names of [`AGG_FUNCS`], their [`AggFunc::sql_name`]s: written
+/// out rather than mapped on every read (a test checks that they agree).
+const AGG_NAMES: [&str; 10] = [
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "string_agg",
+    "array_agg",
+    "json_agg",
+    "bool_and",
+    "bool_or",
+];
+
 pub(crate) fn agg_func(n: Node) -> R<AggFunc> {
-    const ALL: [AggFunc; 10] = [
-        AggFunc::Count,
-        AggFunc::Sum,
-        AggFunc::Avg,
-        AggFunc::Min,
-        AggFunc::Max,
-        AggFunc::StringAgg,
-        AggFunc::ArrayAgg,
-        AggFunc::JsonAgg,
-        AggFunc::BoolAnd,
-        AggFunc::BoolOr,
-    ];
-    let names = ALL.map(AggFunc::sql_name);
-    let i = unit_variant(n, &names)?;
-    Ok(ALL.get(i).copied().unwrap_or(AggFunc::Count))
+    let i = unit_variant(n, &AGG_NAMES)?;
+    Ok(AGG_FUNCS.get(i).copied().unwrap_or(AggFunc::Count))
 }
 
 const FILTER_TAGS: &[&str] = &[
@@ -1666,6 +1680,11 @@ mod tests {
             Query::from_json_value(&json!({"version": 1, "select": {"from": 1}})).unwrap_err();
         assert_eq!(err.path, "select.from");
         assert_eq!(err.message, "invalid type: integer `1`, expected a string");
+    }
+
+    #[test]
+    fn aggregate_names_are_their_sql_names() {
+        assert_eq!(AGG_FUNCS.map(AggFunc::sql_name), AGG_NAMES);
     }
 
     #[test]
