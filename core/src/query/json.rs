@@ -77,8 +77,15 @@ impl Node {
         match self {
             Node::Null => "null".into(),
             Node::Bool(b) => format!("boolean `{b}`"),
-            Node::Number(n) if n.is_f64() => format!("floating point `{n}`"),
-            Node::Number(n) => format!("integer `{n}`"),
+            Node::PosInt(u) => format!("integer `{u}`"),
+            Node::NegInt(i) => format!("integer `{i}`"),
+            // serde_json's float formatting, as in the `Number` it would hold.
+            Node::Float(f) => format!(
+                "floating point `{}`",
+                Number::from_f64(*f)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ),
             Node::String(s) => format!("string {s:?}"),
             Node::Array(_) => "sequence".into(),
             Node::Object(_) => "map".into(),
@@ -113,17 +120,22 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
-        Ok(Node::Number(v.into()))
+        Ok(match u64::try_from(v) {
+            Ok(u) => Node::PosInt(u),
+            Err(_) => Node::NegInt(v),
+        })
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::Number(v.into()))
+        Ok(Node::PosInt(v))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
-        Number::from_f64(v)
-            .map(Node::Number)
-            .ok_or_else(|| E::custom("a number must be finite"))
+        if v.is_finite() {
+            Ok(Node::Float(v))
+        } else {
+            Err(E::custom("a number must be finite"))
+        }
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
@@ -205,17 +217,15 @@ pub(crate) fn boolean(n: Node) -> R<bool> {
 }
 
 fn unsigned(n: Node, ty: &str, max: u64) -> R<u64> {
-    if let Node::Number(num) = &n {
-        if let Some(v) = num.as_u64().filter(|v| *v <= max) {
-            return Ok(v);
-        }
-        if !num.is_f64() {
-            return Err(FormatError::new(format!(
-                "invalid value: integer `{num}`, expected {ty}"
-            )));
-        }
-    }
-    Err(n.invalid(ty))
+    let num = match n {
+        Node::PosInt(v) if v <= max => return Ok(v),
+        Node::PosInt(v) => v.to_string(),
+        Node::NegInt(v) => v.to_string(),
+        other => return Err(other.invalid(ty)),
+    };
+    Err(FormatError::new(format!(
+        "invalid value: integer `{num}`, expected {ty}"
+    )))
 }
 
 fn u64_(n: Node) -> R<u64> {
