@@ -232,6 +232,10 @@ fn u64_(n: Node) -> R<u64> {
     unsigned(n, "u64", u64::MAX)
 }
 
+fn u32_(n: Node) -> R<u32> {
+    unsigned(n, "u32", u64::from(u32::MAX)).map(|v| v as u32)
+}
+
 fn value(n: Node) -> R<Value> {
     Ok(n.into_value())
 }
@@ -356,17 +360,44 @@ pub(crate) fn fields(
     deny_unknown: bool,
     allow_array: bool,
 ) -> Fields {
-    let mut f = Fields {
-        expecting,
-        names,
-        slots: names.iter().map(|_| None).collect(),
-        positional: false,
-        error: None,
-    };
+    let mut f = Fields::new(expecting, names);
     if let Err(e) = f.fill(n, deny_unknown, allow_array) {
         f.error = Some(e);
     }
     f
+}
+
+/// A struct with a flattened externally tagged enum, as the derive reads
+/// one: an object only, whose keys are the struct's `names` or the enum's
+/// `tags`. The first tag present is the enum, with its content; a later tag
+/// or an unknown key is ignored, or an error when `strict`.
+fn flattened(
+    n: Node,
+    expecting: &'static str,
+    names: &'static [&'static str],
+    tags: &[&str],
+    strict: bool,
+) -> R<(Fields, Option<(usize, Node)>)> {
+    let Node::Object(pairs) = n else {
+        return Err(n.invalid(expecting));
+    };
+    let mut f = Fields::new(expecting, names);
+    let mut tagged = None;
+    for (key, value) in pairs {
+        match names.iter().position(|n| *n == key) {
+            Some(i) => match f.slots.get_mut(i) {
+                Some(Some(_)) => return Err(duplicate_field(&key)),
+                Some(slot) => *slot = Some(value),
+                None => {}
+            },
+            None => match tags.iter().position(|t| *t == key) {
+                Some(i) if tagged.is_none() => tagged = Some((i, value)),
+                _ if strict => return Err(FormatError::new(format!("unknown field `{key}`"))),
+                _ => {}
+            },
+        }
+    }
+    Ok((f, tagged))
 }
 
 /// How a field may be absent: see [`Fields::required`], [`Fields::or_default`]
@@ -379,6 +410,16 @@ enum Absent {
 }
 
 impl Fields {
+    fn new(expecting: &'static str, names: &'static [&'static str]) -> Fields {
+        Fields {
+            expecting,
+            names,
+            slots: names.iter().map(|_| None).collect(),
+            positional: false,
+            error: None,
+        }
+    }
+
     fn fill(&mut self, n: Node, deny_unknown: bool, allow_array: bool) -> R<()> {
         match n {
             Node::Object(pairs) => {
@@ -569,37 +610,18 @@ pub(crate) fn pg_type(n: Node) -> R<PgType> {
 const BODY_TAGS: &[&str] = &["select", "set_op", "insert", "update", "delete", "raw"];
 
 pub(crate) fn query(n: Node) -> R<Query> {
-    let Node::Object(pairs) = n else {
-        return Err(n.invalid("struct Query"));
-    };
-    let mut version = None;
-    let mut row_shape = None;
-    let mut body = None;
-    for (key, value) in pairs {
-        match key.as_str() {
-            "version" if version.is_some() => return Err(duplicate_field(&key)),
-            "version" => version = Some(value),
-            "row_shape" if row_shape.is_some() => return Err(duplicate_field(&key)),
-            "row_shape" => row_shape = Some(value),
-            // Like the derive's flatten: the first body key wins, other keys are ignored.
-            _ => {
-                if body.is_none() {
-                    if let Some(i) = BODY_TAGS.iter().position(|t| *t == key) {
-                        body = Some((i, value));
-                    }
-                }
-            }
-        }
-    }
-    let version = match version {
-        Some(n) => unsigned(n, "u32", u64::from(u32::MAX))
-            .map_err(|e| e.in_key("version"))
-            .map(|v| v as u32)?,
-        None => return Err(FormatError::new("missing field `version`")),
-    };
-    let row_shape = match row_shape {
-        Some(n) => self::row_shape(n).map_err(|e| e.in_key("row_shape"))?,
-        None => RowShape::Objects,
+    // Like the derive's flatten: the first body key wins, other keys are ignored.
+    let (mut f, body) = flattened(
+        n,
+        "struct Query",
+        &["version", "row_shape"],
+        BODY_TAGS,
+        false,
+    )?;
+    let version = f.required(0, u32_);
+    let row_shape = f.or_default(1, row_shape);
+    let Some(version) = version.filter(|_| f.error.is_none()) else {
+        return Err(f.error());
     };
     let Some((tag, content)) = body else {
         return Err(FormatError::new(format!(
@@ -608,7 +630,7 @@ pub(crate) fn query(n: Node) -> R<Query> {
         )));
     };
     let body = query_body_variant(tag, content).map_err(|e| e.in_key(BODY_TAGS[tag]))?;
-    Ok(Query {
+    f.done(Query {
         version,
         body,
         row_shape,
@@ -1302,28 +1324,15 @@ const INSERT_SOURCES: &[&str] = &["rows", "select"];
 /// `on_conflict`, `returning` and the first of `rows`/`select`; any other
 /// key, a second source included, is an error.
 pub(crate) fn insert(n: Node) -> R<Insert> {
-    let Node::Object(pairs) = n else {
-        return Err(n.invalid("struct Insert"));
-    };
-    let mut known: [Option<Node>; 3] = [None, None, None];
-    let mut source = None;
-    for (key, value) in pairs {
-        match ["into", "on_conflict", "returning"]
-            .iter()
-            .position(|k| *k == key)
-        {
-            Some(i) if known[i].is_some() => return Err(duplicate_field(&key)),
-            Some(i) => known[i] = Some(value),
-            None => match INSERT_SOURCES.iter().position(|k| *k == key) {
-                Some(i) if source.is_none() => source = Some((i, value)),
-                _ => return Err(FormatError::new(format!("unknown field `{key}`"))),
-            },
-        }
-    }
-    let [into, on_conflict, returning] = known;
-    let into = match into {
-        Some(n) => string(n).map_err(|e| e.in_key("into"))?,
-        None => return Err(FormatError::new("missing field `into`")),
+    let (mut f, source) = flattened(
+        n,
+        "struct Insert",
+        &["into", "on_conflict", "returning"],
+        INSERT_SOURCES,
+        true,
+    )?;
+    let Some(into) = f.required(0, string) else {
+        return Err(f.error());
     };
     let Some((tag, content)) = source else {
         return Err(FormatError::new(
@@ -1331,20 +1340,13 @@ pub(crate) fn insert(n: Node) -> R<Insert> {
         ));
     };
     let source = insert_source_variant(tag, content).map_err(|e| e.in_key(INSERT_SOURCES[tag]))?;
-    let on_conflict = match on_conflict {
-        None | Some(Node::Null) => None,
-        Some(n) => Some(self::on_conflict(n).map_err(|e| e.in_key("on_conflict"))?),
-    };
-    let returning = match returning {
-        None => Vec::new(),
-        Some(n) => list(n, select_item).map_err(|e| e.in_key("returning"))?,
-    };
-    Ok(Insert {
+    let value = Insert {
         into,
         source,
-        on_conflict,
-        returning,
-    })
+        on_conflict: f.optional(1, on_conflict),
+        returning: f.or_default(2, select_items),
+    };
+    f.done(value)
 }
 
 fn insert_source_variant(tag: usize, n: Node) -> R<InsertSource> {
@@ -1619,6 +1621,10 @@ mod tests {
         assert_eq!(
             error(r#"{"version":1}"#),
             "missing the query body: one of `select`, `set_op`, `insert`, `update`, `delete`, `raw`"
+        );
+        assert_eq!(
+            error(r#"{"version":1,"row_shape":"rows"}"#),
+            "unknown variant `rows`, expected `objects` or `values` at row_shape"
         );
         assert_eq!(
             error(r#"{"version":1,"insert":{"into":"t"}}"#),
