@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::json_text::Node;
 use crate::query::json::{
-    boolean, fields, list, pg_type, select, string, strings, unit_variant, FormatError,
+    boolean, fields, list, pg_type, select, string, strings, unit_variant, FormatError, R,
 };
 
 pub use crate::types::PgType;
@@ -225,17 +225,11 @@ impl Schema {
         for fk in &table.foreign_keys {
             if fk.relation.as_deref() == Some(name) {
                 let target = self.table(&fk.references)?;
-                let referenced = referenced_columns(fk, target);
                 return Some(Relation {
                     name: fk.relation.as_deref().unwrap_or_default(),
                     kind: RelationKind::BelongsTo,
                     target,
-                    pairs: fk
-                        .columns
-                        .iter()
-                        .map(String::as_str)
-                        .zip(referenced)
-                        .collect(),
+                    pairs: column_pairs(fk, target, false),
                     through: None,
                 });
             }
@@ -243,7 +237,6 @@ impl Schema {
         for other in &self.tables {
             for fk in &other.foreign_keys {
                 if fk.references == table.name && fk.inverse.as_deref() == Some(name) {
-                    let referenced = referenced_columns(fk, table);
                     return Some(Relation {
                         name: fk.inverse.as_deref().unwrap_or_default(),
                         kind: if fk.inverse_one {
@@ -252,10 +245,7 @@ impl Schema {
                             RelationKind::HasMany
                         },
                         target: other,
-                        pairs: referenced
-                            .into_iter()
-                            .zip(fk.columns.iter().map(String::as_str))
-                            .collect(),
+                        pairs: column_pairs(fk, table, true),
                         through: None,
                     });
                 }
@@ -279,29 +269,33 @@ impl Schema {
             pairs: Vec::new(),
             through: Some(Through {
                 table: join,
-                source_pairs: to_source
-                    .columns
-                    .iter()
-                    .map(String::as_str)
-                    .zip(referenced_columns(to_source, table))
-                    .collect(),
-                target_pairs: to_target
-                    .columns
-                    .iter()
-                    .map(String::as_str)
-                    .zip(referenced_columns(to_target, target))
-                    .collect(),
+                source_pairs: column_pairs(to_source, table, false),
+                target_pairs: column_pairs(to_target, target, false),
             }),
         })
     }
 }
 
-fn referenced_columns<'a>(fk: &'a ForeignKey, target: &'a Table) -> Vec<&'a str> {
-    if fk.referenced_columns.is_empty() {
-        target.primary_key.iter().map(String::as_str).collect()
+/// (`fk` column, `target` column) pairs, or the other way round when
+/// `flip`; the target's primary key when `fk` names no referenced columns.
+/// One function for all four uses, so one iterator chain is compiled.
+fn column_pairs<'a>(fk: &'a ForeignKey, target: &'a Table, flip: bool) -> Vec<(&'a str, &'a str)> {
+    let referenced = if fk.referenced_columns.is_empty() {
+        &target.primary_key
     } else {
-        fk.referenced_columns.iter().map(String::as_str).collect()
-    }
+        &fk.referenced_columns
+    };
+    fk.columns
+        .iter()
+        .zip(referenced)
+        .map(|(a, b)| {
+            if flip {
+                (b.as_str(), a.as_str())
+            } else {
+                (a.as_str(), b.as_str())
+            }
+        })
+        .collect()
 }
 
 impl Table {
@@ -314,14 +308,14 @@ impl Table {
 // accepted: an object with no unknown keys, or an array of the fields in
 // order; `#[serde(default)]` fields may be absent, and only `Option`s take null.
 
-fn schema(n: Node) -> Result<Schema, FormatError> {
+fn schema(n: Node) -> R<Schema> {
     let mut f = fields(
         n,
         "struct Schema",
         &["tables", "enums", "domains", "views"],
         true,
         true,
-    )?;
+    );
     let value = Schema {
         tables: f.required(0, |n| list(n, table)).unwrap_or_default(),
         enums: f.or_default(1, |n| list(n, enum_type)),
@@ -331,7 +325,7 @@ fn schema(n: Node) -> Result<Schema, FormatError> {
     f.done(value)
 }
 
-fn table(n: Node) -> Result<Table, FormatError> {
+fn table(n: Node) -> R<Table> {
     let mut f = fields(
         n,
         "struct Table",
@@ -347,7 +341,7 @@ fn table(n: Node) -> Result<Table, FormatError> {
         ],
         true,
         true,
-    )?;
+    );
     let value = Table {
         name: f.required(0, string).unwrap_or_default(),
         schema: f.optional(1, string),
@@ -361,14 +355,14 @@ fn table(n: Node) -> Result<Table, FormatError> {
     f.done(value)
 }
 
-fn column(n: Node) -> Result<Column, FormatError> {
+fn column(n: Node) -> R<Column> {
     let mut f = fields(
         n,
         "struct Column",
         &["name", "type", "nullable", "default"],
         true,
         true,
-    )?;
+    );
     let name = f.required(0, string).unwrap_or_default();
     let ty = f.required(1, pg_type);
     let nullable = f.or_default(2, boolean);
@@ -384,8 +378,8 @@ fn column(n: Node) -> Result<Column, FormatError> {
     })
 }
 
-fn unique(n: Node) -> Result<Unique, FormatError> {
-    let mut f = fields(n, "struct Unique", &["name", "columns"], true, true)?;
+fn unique(n: Node) -> R<Unique> {
+    let mut f = fields(n, "struct Unique", &["name", "columns"], true, true);
     let value = Unique {
         name: f.optional(0, string),
         columns: f.required(1, strings).unwrap_or_default(),
@@ -393,7 +387,7 @@ fn unique(n: Node) -> Result<Unique, FormatError> {
     f.done(value)
 }
 
-fn foreign_key(n: Node) -> Result<ForeignKey, FormatError> {
+fn foreign_key(n: Node) -> R<ForeignKey> {
     let mut f = fields(
         n,
         "struct ForeignKey",
@@ -408,7 +402,7 @@ fn foreign_key(n: Node) -> Result<ForeignKey, FormatError> {
         ],
         true,
         true,
-    )?;
+    );
     let value = ForeignKey {
         columns: f.required(0, strings).unwrap_or_default(),
         references: f.required(1, string).unwrap_or_default(),
@@ -421,7 +415,7 @@ fn foreign_key(n: Node) -> Result<ForeignKey, FormatError> {
     f.done(value)
 }
 
-fn fk_action(n: Node) -> Result<FkAction, FormatError> {
+fn fk_action(n: Node) -> R<FkAction> {
     const ALL: [FkAction; 4] = [
         FkAction::Cascade,
         FkAction::Restrict,
@@ -432,14 +426,14 @@ fn fk_action(n: Node) -> Result<FkAction, FormatError> {
     Ok(ALL.get(i).copied().unwrap_or(FkAction::Cascade))
 }
 
-fn many_to_many(n: Node) -> Result<ManyToMany, FormatError> {
+fn many_to_many(n: Node) -> R<ManyToMany> {
     let mut f = fields(
         n,
         "struct ManyToMany",
         &["name", "through", "target"],
         true,
         true,
-    )?;
+    );
     let value = ManyToMany {
         name: f.required(0, string).unwrap_or_default(),
         through: f.required(1, string).unwrap_or_default(),
@@ -448,14 +442,14 @@ fn many_to_many(n: Node) -> Result<ManyToMany, FormatError> {
     f.done(value)
 }
 
-fn index(n: Node) -> Result<Index, FormatError> {
+fn index(n: Node) -> R<Index> {
     let mut f = fields(
         n,
         "struct Index",
         &["name", "columns", "unique", "include", "where", "using"],
         true,
         true,
-    )?;
+    );
     let value = Index {
         name: f.required(0, string).unwrap_or_default(),
         columns: f.required(1, strings).unwrap_or_default(),
@@ -467,8 +461,8 @@ fn index(n: Node) -> Result<Index, FormatError> {
     f.done(value)
 }
 
-fn enum_type(n: Node) -> Result<EnumType, FormatError> {
-    let mut f = fields(n, "struct EnumType", &["name", "values"], true, true)?;
+fn enum_type(n: Node) -> R<EnumType> {
+    let mut f = fields(n, "struct EnumType", &["name", "values"], true, true);
     let value = EnumType {
         name: f.required(0, string).unwrap_or_default(),
         values: f.required(1, strings).unwrap_or_default(),
@@ -476,14 +470,14 @@ fn enum_type(n: Node) -> Result<EnumType, FormatError> {
     f.done(value)
 }
 
-fn domain(n: Node) -> Result<Domain, FormatError> {
+fn domain(n: Node) -> R<Domain> {
     let mut f = fields(
         n,
         "struct Domain",
         &["name", "type", "not_null", "check"],
         true,
         true,
-    )?;
+    );
     let name = f.required(0, string).unwrap_or_default();
     let ty = f.required(1, pg_type);
     let not_null = f.or_default(2, boolean);
@@ -499,8 +493,8 @@ fn domain(n: Node) -> Result<Domain, FormatError> {
     })
 }
 
-fn view(n: Node) -> Result<View, FormatError> {
-    let mut f = fields(n, "struct View", &["name", "query"], true, true)?;
+fn view(n: Node) -> R<View> {
+    let mut f = fields(n, "struct View", &["name", "query"], true, true);
     let name = f.required(0, string).unwrap_or_default();
     let query = f.required(1, select);
     let Some(query) = query else {

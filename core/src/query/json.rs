@@ -40,14 +40,16 @@ pub struct FormatError {
 }
 
 impl FormatError {
-    pub(crate) fn new(message: impl Into<String>) -> FormatError {
-        FormatError {
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn new(message: impl Into<String>) -> Error {
+        Box::new(FormatError {
             message: message.into(),
             path: String::new(),
-        }
+        })
     }
 
-    pub(crate) fn in_key(mut self, key: &str) -> FormatError {
+    pub(crate) fn in_key(mut self: Box<Self>, key: &str) -> Error {
         if !self.path.is_empty() && !self.path.starts_with('[') {
             self.path.insert(0, '.');
         }
@@ -55,7 +57,7 @@ impl FormatError {
         self
     }
 
-    pub(crate) fn in_index(mut self, index: usize) -> FormatError {
+    pub(crate) fn in_index(mut self: Box<Self>, index: usize) -> Error {
         if !self.path.is_empty() && !self.path.starts_with('[') {
             self.path.insert(0, '.');
         }
@@ -64,7 +66,10 @@ impl FormatError {
     }
 }
 
-type R<T> = Result<T, FormatError>;
+/// Boxed inside the readers: a pointer instead of two `String`s makes every
+/// `Result` they pass up smaller, and so every move and check of one.
+pub(crate) type Error = Box<FormatError>;
+pub(crate) type R<T> = Result<T, Error>;
 
 impl Node {
     /// serde's wording for a value of the wrong type.
@@ -72,15 +77,22 @@ impl Node {
         match self {
             Node::Null => "null".into(),
             Node::Bool(b) => format!("boolean `{b}`"),
-            Node::Number(n) if n.is_f64() => format!("floating point `{n}`"),
-            Node::Number(n) => format!("integer `{n}`"),
+            Node::PosInt(u) => format!("integer `{u}`"),
+            Node::NegInt(i) => format!("integer `{i}`"),
+            // serde_json's float formatting, as in the `Number` it would hold.
+            Node::Float(f) => format!(
+                "floating point `{}`",
+                Number::from_f64(*f)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ),
             Node::String(s) => format!("string {s:?}"),
             Node::Array(_) => "sequence".into(),
             Node::Object(_) => "map".into(),
         }
     }
 
-    pub(crate) fn invalid(&self, expected: &str) -> FormatError {
+    pub(crate) fn invalid(&self, expected: &str) -> Error {
         FormatError::new(format!(
             "invalid type: {}, expected {expected}",
             self.unexpected()
@@ -108,17 +120,22 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
-        Ok(Node::Number(v.into()))
+        Ok(match u64::try_from(v) {
+            Ok(u) => Node::PosInt(u),
+            Err(_) => Node::NegInt(v),
+        })
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::Number(v.into()))
+        Ok(Node::PosInt(v))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
-        Number::from_f64(v)
-            .map(Node::Number)
-            .ok_or_else(|| E::custom("a number must be finite"))
+        if v.is_finite() {
+            Ok(Node::Float(v))
+        } else {
+            Err(E::custom("a number must be finite"))
+        }
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
@@ -158,17 +175,31 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 }
 
-/// serde's "expected ..." list of names.
+/// serde's "expected ..." list of names: `` `a` ``, `` `a` or `b` ``,
+/// `` one of `a`, `b`, `c` ``.
 fn one_of(names: &[&str]) -> String {
-    match names {
-        [] => "nothing".into(),
-        [one] => format!("`{one}`"),
-        [a, b] => format!("`{a}` or `{b}`"),
-        _ => {
-            let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-            format!("one of {}", list.join(", "))
-        }
+    let mut out = String::new();
+    if names.len() > 2 {
+        out.push_str("one of ");
     }
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if names.len() == 2 { " or " } else { ", " });
+        }
+        out.push('`');
+        out.push_str(name);
+        out.push('`');
+    }
+    if names.is_empty() {
+        out.push_str("nothing");
+    }
+    out
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate_field(key: &str) -> Error {
+    FormatError::new(format!("duplicate field `{key}`"))
 }
 
 pub(crate) fn string(n: Node) -> R<String> {
@@ -186,21 +217,23 @@ pub(crate) fn boolean(n: Node) -> R<bool> {
 }
 
 fn unsigned(n: Node, ty: &str, max: u64) -> R<u64> {
-    if let Node::Number(num) = &n {
-        if let Some(v) = num.as_u64().filter(|v| *v <= max) {
-            return Ok(v);
-        }
-        if !num.is_f64() {
-            return Err(FormatError::new(format!(
-                "invalid value: integer `{num}`, expected {ty}"
-            )));
-        }
-    }
-    Err(n.invalid(ty))
+    let num = match n {
+        Node::PosInt(v) if v <= max => return Ok(v),
+        Node::PosInt(v) => v.to_string(),
+        Node::NegInt(v) => v.to_string(),
+        other => return Err(other.invalid(ty)),
+    };
+    Err(FormatError::new(format!(
+        "invalid value: integer `{num}`, expected {ty}"
+    )))
 }
 
 fn u64_(n: Node) -> R<u64> {
     unsigned(n, "u64", u64::MAX)
+}
+
+fn u32_(n: Node) -> R<u32> {
+    unsigned(n, "u32", u64::from(u32::MAX)).map(|v| v as u32)
 }
 
 fn value(n: Node) -> R<Value> {
@@ -253,31 +286,38 @@ fn each_entry(n: Node, entry: &mut dyn FnMut(String, Node) -> R<()>) -> R<()> {
     Ok(())
 }
 
-/// A unit-only enum: `"name"`, or `{"name": null}` as serde also accepts.
-pub(crate) fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
-    let name = match n {
-        Node::String(s) => s,
-        Node::Object(mut pairs) if pairs.len() == 1 => {
-            let (name, value) = pairs.remove(0);
-            if !matches!(value, Node::Null) {
-                return Err(value.invalid("unit"));
-            }
-            name
-        }
-        Node::Object(_) => {
-            return Err(FormatError::new(
+/// An externally tagged enum's tag and content: `{"tag": content}`, or a
+/// bare `"tag"` without content.
+fn tag_and_content(n: Node) -> R<(String, Option<Node>)> {
+    match n {
+        Node::String(tag) => Ok((tag, None)),
+        Node::Object(mut pairs) => match (pairs.pop(), pairs.is_empty()) {
+            (Some((tag, content)), true) => Ok((tag, Some(content))),
+            _ => Err(FormatError::new(
                 "invalid value: map, expected map with a single key",
-            ))
-        }
-        other => return Err(other.invalid("string or map")),
-    };
+            )),
+        },
+        other => Err(other.invalid("string or map")),
+    }
+}
+
+fn variant_index(name: &str, names: &[&str]) -> R<usize> {
     names
         .iter()
         .position(|n| *n == name)
-        .ok_or_else(|| unknown_variant(&name, names))
+        .ok_or_else(|| unknown_variant(name, names))
 }
 
-fn unknown_variant(name: &str, names: &[&str]) -> FormatError {
+/// A unit-only enum: `"name"`, or `{"name": null}` as serde also accepts.
+pub(crate) fn unit_variant(n: Node, names: &[&str]) -> R<usize> {
+    let (name, content) = tag_and_content(n)?;
+    if let Some(value) = content.filter(|v| !matches!(v, Node::Null)) {
+        return Err(value.invalid("unit"));
+    }
+    variant_index(&name, names)
+}
+
+fn unknown_variant(name: &str, names: &[&str]) -> Error {
     FormatError::new(format!(
         "unknown variant `{name}`, expected {}",
         one_of(names)
@@ -287,34 +327,14 @@ fn unknown_variant(name: &str, names: &[&str]) -> FormatError {
 /// An externally tagged enum with data: `{"tag": content}`. A bare string
 /// names a variant without its content, which only unit variants allow.
 fn tagged(n: Node, names: &[&str], unit: &[&str]) -> R<(usize, Option<Node>)> {
-    match n {
-        Node::Object(mut pairs) if pairs.len() == 1 => {
-            let (tag, content) = pairs.remove(0);
-            let i = names
-                .iter()
-                .position(|n| *n == tag)
-                .ok_or_else(|| unknown_variant(&tag, names))?;
-            Ok((i, Some(content)))
-        }
-        Node::Object(_) => Err(FormatError::new(
-            "invalid value: map, expected map with a single key",
-        )),
-        Node::String(tag) => {
-            let i = names
-                .iter()
-                .position(|n| *n == tag)
-                .ok_or_else(|| unknown_variant(&tag, names))?;
-            if unit.contains(&names[i]) {
-                Ok((i, None))
-            } else {
-                Err(
-                    FormatError::new(format!("`{tag}` needs a value: {{\"{tag}\": ...}}"))
-                        .in_key(&tag),
-                )
-            }
-        }
-        other => Err(other.invalid("string or map")),
+    let (tag, content) = tag_and_content(n)?;
+    let i = variant_index(&tag, names)?;
+    if content.is_none() && !unit.iter().any(|u| *u == tag) {
+        return Err(
+            FormatError::new(format!("`{tag}` needs a value: {{\"{tag}\": ...}}")).in_key(&tag),
+        );
     }
+    Ok((i, content))
 }
 
 /// A struct's fields, by their index in `names`, read in declaration order.
@@ -327,79 +347,137 @@ pub(crate) struct Fields {
     slots: Vec<Option<Node>>,
     /// Whether the struct was written positionally, as an array.
     positional: bool,
-    error: Option<FormatError>,
+    error: Option<Error>,
 }
 
 /// A struct: an object (unknown keys rejected when `deny_unknown`) or, as
 /// serde's derive also accepts, an array of the fields in declaration order.
+/// An error here is kept like a field's, so readers need no check of their own.
 pub(crate) fn fields(
     n: Node,
     expecting: &'static str,
     names: &'static [&'static str],
     deny_unknown: bool,
     allow_array: bool,
-) -> R<Fields> {
-    let mut slots: Vec<Option<Node>> = names.iter().map(|_| None).collect();
-    let mut positional = false;
-    match n {
-        Node::Object(pairs) => {
-            for (key, value) in pairs {
-                match names.iter().position(|n| *n == key) {
-                    Some(i) if slots[i].is_some() => {
-                        return Err(FormatError::new(format!("duplicate field `{key}`")))
-                    }
-                    Some(i) => slots[i] = Some(value),
-                    None if deny_unknown => {
-                        return Err(FormatError::new(format!(
-                            "unknown field `{key}`, expected {}",
-                            one_of(names)
-                        )))
-                    }
-                    None => {}
-                }
-            }
-        }
-        Node::Array(items) if allow_array => {
-            if items.len() > names.len() {
-                return Err(FormatError::new(format!(
-                    "invalid length {}, expected {} elements in sequence",
-                    items.len(),
-                    names.len()
-                )));
-            }
-            positional = true;
-            for (slot, item) in slots.iter_mut().zip(items) {
-                *slot = Some(item);
-            }
-        }
-        other => return Err(other.invalid(expecting)),
+) -> Fields {
+    let mut f = Fields::new(expecting, names);
+    if let Err(e) = f.fill(n, deny_unknown, allow_array) {
+        f.error = Some(e);
     }
-    Ok(Fields {
-        expecting,
-        names,
-        slots,
-        positional,
-        error: None,
-    })
+    f
+}
+
+/// A struct with a flattened externally tagged enum, as the derive reads
+/// one: an object only, whose keys are the struct's `names` or the enum's
+/// `tags`. The first tag present is the enum, with its content; a later tag
+/// or an unknown key is ignored, or an error when `strict`.
+fn flattened(
+    n: Node,
+    expecting: &'static str,
+    names: &'static [&'static str],
+    tags: &[&str],
+    strict: bool,
+) -> R<(Fields, Option<(usize, Node)>)> {
+    let Node::Object(pairs) = n else {
+        return Err(n.invalid(expecting));
+    };
+    let mut f = Fields::new(expecting, names);
+    let mut tagged = None;
+    for (key, value) in pairs {
+        match names.iter().position(|n| *n == key) {
+            Some(i) => match f.slots.get_mut(i) {
+                Some(Some(_)) => return Err(duplicate_field(&key)),
+                Some(slot) => *slot = Some(value),
+                None => {}
+            },
+            None => match tags.iter().position(|t| *t == key) {
+                Some(i) if tagged.is_none() => tagged = Some((i, value)),
+                _ if strict => return Err(FormatError::new(format!("unknown field `{key}`"))),
+                _ => {}
+            },
+        }
+    }
+    Ok((f, tagged))
+}
+
+/// How a field may be absent: see [`Fields::required`], [`Fields::or_default`]
+/// and [`Fields::optional`].
+#[derive(Clone, Copy, PartialEq)]
+enum Absent {
+    Refused,
+    Default,
+    OrNull,
 }
 
 impl Fields {
-    /// Field `i`, or `None` once an error is kept; a missing `required`
-    /// field is that error.
-    fn node(&mut self, i: usize, required: bool) -> Option<Node> {
+    fn new(expecting: &'static str, names: &'static [&'static str]) -> Fields {
+        Fields {
+            expecting,
+            names,
+            slots: names.iter().map(|_| None).collect(),
+            positional: false,
+            error: None,
+        }
+    }
+
+    fn fill(&mut self, n: Node, deny_unknown: bool, allow_array: bool) -> R<()> {
+        match n {
+            Node::Object(pairs) => {
+                for (key, value) in pairs {
+                    match self.names.iter().position(|n| *n == key) {
+                        Some(i) => match self.slots.get_mut(i) {
+                            Some(Some(_)) => return Err(duplicate_field(&key)),
+                            Some(slot) => *slot = Some(value),
+                            None => {}
+                        },
+                        None if deny_unknown => {
+                            return Err(FormatError::new(format!(
+                                "unknown field `{key}`, expected {}",
+                                one_of(self.names)
+                            )))
+                        }
+                        None => {}
+                    }
+                }
+            }
+            Node::Array(items) if allow_array => {
+                if items.len() > self.names.len() {
+                    return Err(FormatError::new(format!(
+                        "invalid length {}, expected {} elements in sequence",
+                        items.len(),
+                        self.names.len()
+                    )));
+                }
+                self.positional = true;
+                for (slot, item) in self.slots.iter_mut().zip(items) {
+                    *slot = Some(item);
+                }
+            }
+            other => return Err(other.invalid(self.expecting)),
+        }
+        Ok(())
+    }
+
+    /// Field `i`, or `None` once an error is kept; a missing field that
+    /// must be there is that error.
+    fn node(&mut self, i: usize, absent: Absent) -> Option<Node> {
         if self.error.is_some() {
             return None;
         }
         let node = self.slots.get_mut(i).and_then(Option::take);
-        if node.is_none() && required {
-            self.error = Some(self.missing(i));
+        match node {
+            None if absent == Absent::Refused => {
+                self.error = Some(self.missing(i));
+                None
+            }
+            Some(Node::Null) if absent == Absent::OrNull => None,
+            node => node,
         }
-        node
     }
 
     #[cold]
     #[inline(never)]
-    fn missing(&self, i: usize) -> FormatError {
+    fn missing(&self, i: usize) -> Error {
         FormatError::new(if self.positional {
             // The derive counts the missing element by its field's index.
             format!(
@@ -417,12 +495,19 @@ impl Fields {
 
     #[cold]
     #[inline(never)]
-    fn fail(&mut self, i: usize, e: FormatError) {
+    fn fail(&mut self, i: usize, e: Error) {
         self.error = Some(e.in_key(self.names.get(i).copied().unwrap_or_default()));
     }
 
-    fn convert<T>(&mut self, i: usize, node: Option<Node>, f: fn(Node) -> R<T>) -> Option<T> {
-        match f(node?) {
+    /// The one copy per field type; the three ways to call it differ only
+    /// in the non-generic [`Fields::node`].
+    #[inline(never)]
+    fn read<T>(&mut self, i: usize, absent: Absent, f: fn(Node) -> R<T>) -> Option<T> {
+        // Opaque, so LLVM does not fold each type's only `f` into its copy:
+        // copies for types of one layout (every `Vec`) then stay identical,
+        // and wasm-opt merges them.
+        let f = std::hint::black_box(f);
+        match f(self.node(i, absent)?) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.fail(i, e);
@@ -431,25 +516,18 @@ impl Fields {
         }
     }
 
-    // Out of line, these are one copy per field type instead of one per field.
-    #[inline(never)]
     pub(crate) fn required<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> Option<T> {
-        let node = self.node(i, true);
-        self.convert(i, node, f)
+        self.read(i, Absent::Refused, f)
     }
 
     /// A field with `#[serde(default)]`: absent means the default, but
     /// `null` is only accepted where the type is an `Option`.
-    #[inline(never)]
     pub(crate) fn or_default<T: Default>(&mut self, i: usize, f: fn(Node) -> R<T>) -> T {
-        let node = self.node(i, false);
-        self.convert(i, node, f).unwrap_or_default()
+        self.read(i, Absent::Default, f).unwrap_or_default()
     }
 
-    #[inline(never)]
     pub(crate) fn optional<T>(&mut self, i: usize, f: fn(Node) -> R<T>) -> Option<T> {
-        let node = self.node(i, false).filter(|n| !matches!(n, Node::Null));
-        self.convert(i, node, f)
+        self.read(i, Absent::OrNull, f)
     }
 
     /// The struct read, or the first error reading its fields.
@@ -461,7 +539,7 @@ impl Fields {
     }
 
     /// The error kept, for a reader that lacks a field it cannot default.
-    pub(crate) fn error(self) -> FormatError {
+    pub(crate) fn error(self) -> Error {
         self.error
             .unwrap_or_else(|| FormatError::new(format!("invalid {}", self.expecting)))
     }
@@ -532,41 +610,18 @@ pub(crate) fn pg_type(n: Node) -> R<PgType> {
 const BODY_TAGS: &[&str] = &["select", "set_op", "insert", "update", "delete", "raw"];
 
 pub(crate) fn query(n: Node) -> R<Query> {
-    let Node::Object(pairs) = n else {
-        return Err(n.invalid("struct Query"));
-    };
-    let mut version = None;
-    let mut row_shape = None;
-    let mut body = None;
-    for (key, value) in pairs {
-        match key.as_str() {
-            "version" if version.is_some() => {
-                return Err(FormatError::new("duplicate field `version`"))
-            }
-            "version" => version = Some(value),
-            "row_shape" if row_shape.is_some() => {
-                return Err(FormatError::new("duplicate field `row_shape`"))
-            }
-            "row_shape" => row_shape = Some(value),
-            // Like the derive's flatten: the first body key wins, other keys are ignored.
-            _ => {
-                if body.is_none() {
-                    if let Some(i) = BODY_TAGS.iter().position(|t| *t == key) {
-                        body = Some((i, value));
-                    }
-                }
-            }
-        }
-    }
-    let version = match version {
-        Some(n) => unsigned(n, "u32", u64::from(u32::MAX))
-            .map_err(|e| e.in_key("version"))
-            .map(|v| v as u32)?,
-        None => return Err(FormatError::new("missing field `version`")),
-    };
-    let row_shape = match row_shape {
-        Some(n) => self::row_shape(n).map_err(|e| e.in_key("row_shape"))?,
-        None => RowShape::Objects,
+    // Like the derive's flatten: the first body key wins, other keys are ignored.
+    let (mut f, body) = flattened(
+        n,
+        "struct Query",
+        &["version", "row_shape"],
+        BODY_TAGS,
+        false,
+    )?;
+    let version = f.required(0, u32_);
+    let row_shape = f.or_default(1, row_shape);
+    let Some(version) = version.filter(|_| f.error.is_none()) else {
+        return Err(f.error());
     };
     let Some((tag, content)) = body else {
         return Err(FormatError::new(format!(
@@ -575,7 +630,7 @@ pub(crate) fn query(n: Node) -> R<Query> {
         )));
     };
     let body = query_body_variant(tag, content).map_err(|e| e.in_key(BODY_TAGS[tag]))?;
-    Ok(Query {
+    f.done(Query {
         version,
         body,
         row_shape,
@@ -607,7 +662,7 @@ pub(crate) fn query_body(n: Node) -> R<QueryBody> {
 }
 
 pub(crate) fn raw(n: Node) -> R<Raw> {
-    let mut f = fields(n, "struct Raw", &["sql", "params", "columns"], true, true)?;
+    let mut f = fields(n, "struct Raw", &["sql", "params", "columns"], true, true);
     let value = Raw {
         sql: f.required(0, string).unwrap_or_default(),
         params: f.or_default(1, raw_params),
@@ -617,7 +672,7 @@ pub(crate) fn raw(n: Node) -> R<Raw> {
 }
 
 pub(crate) fn raw_param(n: Node) -> R<RawParam> {
-    let mut f = fields(n, "struct RawParam", &["value", "type"], true, true)?;
+    let mut f = fields(n, "struct RawParam", &["value", "type"], true, true);
     let value = f.required(0, value).unwrap_or_default();
     let ty = f.required(1, pg_type);
     let Some(ty) = ty else {
@@ -649,23 +704,30 @@ const EXPR_TAGS: &[&str] = &[
 pub(crate) fn expr(n: Node) -> R<Expr> {
     let (tag, content) = tagged(n, EXPR_TAGS, &[])?;
     let n = content.unwrap_or(Node::Null);
+    // One call per payload type: the variant is chosen after it is read.
     let e = match tag {
-        0 => string(n).map(Expr::Column),
+        0 | 15 => string(n).map(|s| match tag {
+            0 => Expr::Column(s),
+            _ => Expr::Excluded(s),
+        }),
         1 => value(n).map(Expr::Value),
-        2 => operands(n).map(Box::new).map(Expr::Add),
-        3 => operands(n).map(Box::new).map(Expr::Sub),
-        4 => operands(n).map(Box::new).map(Expr::Mul),
-        5 => operands(n).map(Box::new).map(Expr::Div),
-        6 => operands(n).map(Box::new).map(Expr::Mod),
+        2..=6 => operands(n).map(Box::new).map(|o| match tag {
+            2 => Expr::Add(o),
+            3 => Expr::Sub(o),
+            4 => Expr::Mul(o),
+            5 => Expr::Div(o),
+            _ => Expr::Mod(o),
+        }),
         7 => boxed_expr(n).map(Expr::Neg),
         8 => cast(n).map(Box::new).map(Expr::Cast),
         9 => func(n).map(Expr::Func),
         10 => extract(n).map(Box::new).map(Expr::Extract),
         11 => agg(n).map(Box::new).map(Expr::Agg),
-        12 => json_get(n).map(Box::new).map(Expr::JsonText),
-        13 => json_get(n).map(Box::new).map(Expr::JsonGet),
+        12 | 13 => json_get(n).map(Box::new).map(|g| match tag {
+            12 => Expr::JsonText(g),
+            _ => Expr::JsonGet(g),
+        }),
         14 => boxed_select(n).map(Expr::Subquery),
-        15 => string(n).map(Expr::Excluded),
         _ => case(n).map(Box::new).map(Expr::Case),
     };
     e.map_err(|e| e.in_key(EXPR_TAGS[tag]))
@@ -690,7 +752,7 @@ fn operands(n: Node) -> R<[Expr; 2]> {
 }
 
 pub(crate) fn cast(n: Node) -> R<Cast> {
-    let mut f = fields(n, "struct Cast", &["expr", "type"], true, true)?;
+    let mut f = fields(n, "struct Cast", &["expr", "type"], true, true);
     let expr = f.required(0, expr);
     let ty = f.required(1, pg_type);
     let (Some(expr), Some(ty)) = (expr, ty) else {
@@ -700,7 +762,7 @@ pub(crate) fn cast(n: Node) -> R<Cast> {
 }
 
 pub(crate) fn func(n: Node) -> R<Func> {
-    let mut f = fields(n, "struct Func", &["name", "args"], true, true)?;
+    let mut f = fields(n, "struct Func", &["name", "args"], true, true);
     let value = Func {
         name: f.required(0, string).unwrap_or_default(),
         args: f.or_default(1, exprs),
@@ -709,7 +771,7 @@ pub(crate) fn func(n: Node) -> R<Func> {
 }
 
 pub(crate) fn extract(n: Node) -> R<Extract> {
-    let mut f = fields(n, "struct Extract", &["field", "from"], true, true)?;
+    let mut f = fields(n, "struct Extract", &["field", "from"], true, true);
     let field = f.required(0, string).unwrap_or_default();
     let from = f.required(1, expr);
     let Some(from) = from else {
@@ -719,7 +781,7 @@ pub(crate) fn extract(n: Node) -> R<Extract> {
 }
 
 pub(crate) fn json_get(n: Node) -> R<JsonGet> {
-    let mut f = fields(n, "struct JsonGet", &["expr", "key"], true, true)?;
+    let mut f = fields(n, "struct JsonGet", &["expr", "key"], true, true);
     let expr = f.required(0, expr);
     let key = f.required(1, string).unwrap_or_default();
     let Some(expr) = expr else {
@@ -729,7 +791,7 @@ pub(crate) fn json_get(n: Node) -> R<JsonGet> {
 }
 
 pub(crate) fn case(n: Node) -> R<Case> {
-    let mut f = fields(n, "struct Case", &["when", "else"], true, true)?;
+    let mut f = fields(n, "struct Case", &["when", "else"], true, true);
     let value = Case {
         when: f.required(0, whens).unwrap_or_default(),
         otherwise: f.optional(1, expr),
@@ -738,7 +800,7 @@ pub(crate) fn case(n: Node) -> R<Case> {
 }
 
 pub(crate) fn when(n: Node) -> R<When> {
-    let mut f = fields(n, "struct When", &["if", "then"], true, true)?;
+    let mut f = fields(n, "struct When", &["if", "then"], true, true);
     let condition = f.required(0, filter);
     let then = f.required(1, expr);
     let (Some(condition), Some(then)) = (condition, then) else {
@@ -754,7 +816,7 @@ pub(crate) fn agg(n: Node) -> R<Agg> {
         &["func", "arg", "distinct", "separator", "order_by"],
         true,
         true,
-    )?;
+    );
     let func = f.required(0, agg_func);
     let arg = f.optional(1, expr);
     let distinct = f.or_default(2, boolean);
@@ -772,22 +834,37 @@ pub(crate) fn agg(n: Node) -> R<Agg> {
     })
 }
 
+const AGG_FUNCS: [AggFunc; 10] = [
+    AggFunc::Count,
+    AggFunc::Sum,
+    AggFunc::Avg,
+    AggFunc::Min,
+    AggFunc::Max,
+    AggFunc::StringAgg,
+    AggFunc::ArrayAgg,
+    AggFunc::JsonAgg,
+    AggFunc::BoolAnd,
+    AggFunc::BoolOr,
+];
+
+/// The JSON names of [`AGG_FUNCS`], their [`AggFunc::sql_name`]s: written
+/// out rather than mapped on every read (a test checks that they agree).
+const AGG_NAMES: [&str; 10] = [
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "string_agg",
+    "array_agg",
+    "json_agg",
+    "bool_and",
+    "bool_or",
+];
+
 pub(crate) fn agg_func(n: Node) -> R<AggFunc> {
-    const ALL: [AggFunc; 10] = [
-        AggFunc::Count,
-        AggFunc::Sum,
-        AggFunc::Avg,
-        AggFunc::Min,
-        AggFunc::Max,
-        AggFunc::StringAgg,
-        AggFunc::ArrayAgg,
-        AggFunc::JsonAgg,
-        AggFunc::BoolAnd,
-        AggFunc::BoolOr,
-    ];
-    let names = ALL.map(AggFunc::sql_name);
-    let i = unit_variant(n, &names)?;
-    Ok(ALL.get(i).copied().unwrap_or(AggFunc::Count))
+    let i = unit_variant(n, &AGG_NAMES)?;
+    Ok(AGG_FUNCS.get(i).copied().unwrap_or(AggFunc::Count))
 }
 
 const FILTER_TAGS: &[&str] = &[
@@ -825,34 +902,49 @@ const FILTER_TAGS: &[&str] = &[
 pub(crate) fn filter(n: Node) -> R<Filter> {
     let (tag, content) = tagged(n, FILTER_TAGS, &[])?;
     let n = content.unwrap_or(Node::Null);
+    // One call per payload type: the variant is chosen after it is read.
     let f = match tag {
-        0 => compare(n).map(Filter::Eq),
-        1 => compare(n).map(Filter::Ne),
-        2 => compare(n).map(Filter::Lt),
-        3 => compare(n).map(Filter::Lte),
-        4 => compare(n).map(Filter::Gt),
-        5 => compare(n).map(Filter::Gte),
-        6 => compare(n).map(Filter::IsDistinctFrom),
-        7 => compare(n).map(Filter::IsNotDistinctFrom),
-        8 => in_list(n).map(Filter::In),
-        9 => in_list(n).map(Filter::NotIn),
+        0..=7 => compare(n).map(|c| match tag {
+            0 => Filter::Eq(c),
+            1 => Filter::Ne(c),
+            2 => Filter::Lt(c),
+            3 => Filter::Lte(c),
+            4 => Filter::Gt(c),
+            5 => Filter::Gte(c),
+            6 => Filter::IsDistinctFrom(c),
+            _ => Filter::IsNotDistinctFrom(c),
+        }),
+        8 | 9 => in_list(n).map(|l| match tag {
+            8 => Filter::In(l),
+            _ => Filter::NotIn(l),
+        }),
         10 => between(n).map(Filter::Between),
-        11 => pattern(n).map(Filter::Like),
-        12 => pattern(n).map(Filter::Ilike),
-        13 => pattern(n).map(Filter::NotLike),
-        14 => pattern(n).map(Filter::NotIlike),
-        15 => string(n).map(Filter::IsNull),
-        16 => string(n).map(Filter::IsNotNull),
-        17 => column_value(n).map(Filter::JsonContains),
+        11..=14 => pattern(n).map(|p| match tag {
+            11 => Filter::Like(p),
+            12 => Filter::Ilike(p),
+            13 => Filter::NotLike(p),
+            _ => Filter::NotIlike(p),
+        }),
+        15 | 16 => string(n).map(|c| match tag {
+            15 => Filter::IsNull(c),
+            _ => Filter::IsNotNull(c),
+        }),
         18 => column_key(n).map(Filter::JsonHasKey),
-        19 => column_value(n).map(Filter::ArrayContains),
-        20 => column_value(n).map(Filter::ArrayOverlaps),
+        17 | 19 | 20 => column_value(n).map(|c| match tag {
+            17 => Filter::JsonContains(c),
+            19 => Filter::ArrayContains(c),
+            _ => Filter::ArrayOverlaps(c),
+        }),
         21 => text_search(n).map(Filter::TextSearch),
-        22 => filters(n).map(Filter::And),
-        23 => filters(n).map(Filter::Or),
+        22 | 23 => filters(n).map(|f| match tag {
+            22 => Filter::And(f),
+            _ => Filter::Or(f),
+        }),
         24 => boxed_filter(n).map(Filter::Not),
-        25 => boxed_select(n).map(Filter::Exists),
-        26 => boxed_select(n).map(Filter::NotExists),
+        25 | 26 => boxed_select(n).map(|s| match tag {
+            25 => Filter::Exists(s),
+            _ => Filter::NotExists(s),
+        }),
         27 => has(n).map(Box::new).map(Filter::Has),
         _ => expr(n).map(Filter::Expr),
     };
@@ -873,7 +965,7 @@ pub(crate) fn compare(n: Node) -> R<Compare> {
             &["left", "right"],
             true,
             false,
-        )?;
+        );
         let left = f.required(0, expr);
         let right = f.required(1, expr);
         let (Some(left), Some(right)) = (left, right) else {
@@ -887,7 +979,7 @@ pub(crate) fn compare(n: Node) -> R<Compare> {
             &["column", "value"],
             true,
             false,
-        )?;
+        );
         let value = Compare::ColumnValue {
             column: f.required(0, string).unwrap_or_default(),
             value: f.required(1, value).unwrap_or_default(),
@@ -903,7 +995,7 @@ pub(crate) fn in_list(n: Node) -> R<InList> {
         &["column", "values", "subquery"],
         true,
         true,
-    )?;
+    );
     let value = InList {
         column: f.required(0, string).unwrap_or_default(),
         values: f.optional(1, values),
@@ -913,7 +1005,7 @@ pub(crate) fn in_list(n: Node) -> R<InList> {
 }
 
 pub(crate) fn between(n: Node) -> R<Between> {
-    let mut f = fields(n, "struct Between", &["column", "low", "high"], true, true)?;
+    let mut f = fields(n, "struct Between", &["column", "low", "high"], true, true);
     let value = Between {
         column: f.required(0, string).unwrap_or_default(),
         low: f.required(1, value).unwrap_or_default(),
@@ -923,7 +1015,7 @@ pub(crate) fn between(n: Node) -> R<Between> {
 }
 
 pub(crate) fn pattern(n: Node) -> R<Pattern> {
-    let mut f = fields(n, "struct Pattern", &["column", "pattern"], true, true)?;
+    let mut f = fields(n, "struct Pattern", &["column", "pattern"], true, true);
     let value = Pattern {
         column: f.required(0, string).unwrap_or_default(),
         pattern: f.required(1, string).unwrap_or_default(),
@@ -932,7 +1024,7 @@ pub(crate) fn pattern(n: Node) -> R<Pattern> {
 }
 
 pub(crate) fn column_value(n: Node) -> R<ColumnValue> {
-    let mut f = fields(n, "struct ColumnValue", &["column", "value"], true, true)?;
+    let mut f = fields(n, "struct ColumnValue", &["column", "value"], true, true);
     let value = ColumnValue {
         column: f.required(0, string).unwrap_or_default(),
         value: f.required(1, value).unwrap_or_default(),
@@ -941,7 +1033,7 @@ pub(crate) fn column_value(n: Node) -> R<ColumnValue> {
 }
 
 pub(crate) fn column_key(n: Node) -> R<ColumnKey> {
-    let mut f = fields(n, "struct ColumnKey", &["column", "key"], true, true)?;
+    let mut f = fields(n, "struct ColumnKey", &["column", "key"], true, true);
     let value = ColumnKey {
         column: f.required(0, string).unwrap_or_default(),
         key: f.required(1, string).unwrap_or_default(),
@@ -956,7 +1048,7 @@ pub(crate) fn text_search(n: Node) -> R<TextSearch> {
         &["column", "query", "config"],
         true,
         true,
-    )?;
+    );
     let value = TextSearch {
         column: f.required(0, string).unwrap_or_default(),
         query: f.required(1, string).unwrap_or_default(),
@@ -966,7 +1058,7 @@ pub(crate) fn text_search(n: Node) -> R<TextSearch> {
 }
 
 pub(crate) fn has(n: Node) -> R<Has> {
-    let mut f = fields(n, "struct Has", &["relation", "where"], true, true)?;
+    let mut f = fields(n, "struct Has", &["relation", "where"], true, true);
     let value = Has {
         relation: f.required(0, string).unwrap_or_default(),
         filter: f.optional(1, filter),
@@ -995,7 +1087,7 @@ const SELECT_FIELDS: &[&str] = &[
 ];
 
 pub(crate) fn select(n: Node) -> R<Select> {
-    let mut f = fields(n, "struct Select", SELECT_FIELDS, true, true)?;
+    let mut f = fields(n, "struct Select", SELECT_FIELDS, true, true);
     let value = Select {
         ctes: f.or_default(0, ctes),
         distinct: f.or_default(1, boolean),
@@ -1048,7 +1140,7 @@ pub(crate) fn select_item(n: Node) -> R<SelectItem> {
                 &["expr", "as"],
                 false,
                 false,
-            )?;
+            );
             let expr = f.required(0, expr);
             let alias = f.required(1, string).unwrap_or_default();
             let Some(expr) = expr else {
@@ -1067,7 +1159,7 @@ pub(crate) fn join(n: Node) -> R<Join> {
         &["relation", "table", "as", "kind", "on"],
         true,
         true,
-    )?;
+    );
     let value = Join {
         relation: f.optional(0, string),
         table: f.optional(1, string),
@@ -1092,7 +1184,7 @@ pub(crate) fn order_by(n: Node) -> R<OrderBy> {
         &["column", "expr", "direction", "nulls"],
         true,
         true,
-    )?;
+    );
     let value = OrderBy {
         column: f.optional(0, string),
         expr: f.optional(1, expr),
@@ -1117,7 +1209,7 @@ pub(crate) fn nulls(n: Node) -> R<Nulls> {
 }
 
 pub(crate) fn lock(n: Node) -> R<Lock> {
-    let mut f = fields(n, "struct Lock", &["strength", "of", "wait"], true, true)?;
+    let mut f = fields(n, "struct Lock", &["strength", "of", "wait"], true, true);
     let strength = f.required(0, lock_strength);
     let of = f.or_default(1, strings);
     let wait = f.optional(2, lock_wait);
@@ -1146,7 +1238,7 @@ pub(crate) fn lock_wait(n: Node) -> R<LockWait> {
 }
 
 pub(crate) fn cte(n: Node) -> R<Cte> {
-    let mut f = fields(n, "struct Cte", &["name", "recursive", "query"], true, true)?;
+    let mut f = fields(n, "struct Cte", &["name", "recursive", "query"], true, true);
     let name = f.required(0, string).unwrap_or_default();
     let recursive = f.or_default(1, boolean);
     let query = f.required(2, boxed_query_body);
@@ -1167,7 +1259,7 @@ pub(crate) fn set_query(n: Node) -> R<SetQuery> {
         &["op", "queries", "order_by", "limit", "offset"],
         true,
         true,
-    )?;
+    );
     let op = f.required(0, set_op);
     let queries = f.required(1, selects).unwrap_or_default();
     let order_by = f.or_default(2, order_bys);
@@ -1215,7 +1307,7 @@ pub(crate) fn include(n: Node) -> R<Include> {
         &["relation", "columns", "where", "order_by", "with"],
         true,
         true,
-    )?;
+    );
     let value = Include {
         relation: f.required(0, string).unwrap_or_default(),
         columns: f.optional(1, strings),
@@ -1232,30 +1324,15 @@ const INSERT_SOURCES: &[&str] = &["rows", "select"];
 /// `on_conflict`, `returning` and the first of `rows`/`select`; any other
 /// key, a second source included, is an error.
 pub(crate) fn insert(n: Node) -> R<Insert> {
-    let Node::Object(pairs) = n else {
-        return Err(n.invalid("struct Insert"));
-    };
-    let mut known: [Option<Node>; 3] = [None, None, None];
-    let mut source = None;
-    for (key, value) in pairs {
-        match ["into", "on_conflict", "returning"]
-            .iter()
-            .position(|k| *k == key)
-        {
-            Some(i) if known[i].is_some() => {
-                return Err(FormatError::new(format!("duplicate field `{key}`")))
-            }
-            Some(i) => known[i] = Some(value),
-            None => match INSERT_SOURCES.iter().position(|k| *k == key) {
-                Some(i) if source.is_none() => source = Some((i, value)),
-                _ => return Err(FormatError::new(format!("unknown field `{key}`"))),
-            },
-        }
-    }
-    let [into, on_conflict, returning] = known;
-    let into = match into {
-        Some(n) => string(n).map_err(|e| e.in_key("into"))?,
-        None => return Err(FormatError::new("missing field `into`")),
+    let (mut f, source) = flattened(
+        n,
+        "struct Insert",
+        &["into", "on_conflict", "returning"],
+        INSERT_SOURCES,
+        true,
+    )?;
+    let Some(into) = f.required(0, string) else {
+        return Err(f.error());
     };
     let Some((tag, content)) = source else {
         return Err(FormatError::new(
@@ -1263,20 +1340,13 @@ pub(crate) fn insert(n: Node) -> R<Insert> {
         ));
     };
     let source = insert_source_variant(tag, content).map_err(|e| e.in_key(INSERT_SOURCES[tag]))?;
-    let on_conflict = match on_conflict {
-        None | Some(Node::Null) => None,
-        Some(n) => Some(self::on_conflict(n).map_err(|e| e.in_key("on_conflict"))?),
-    };
-    let returning = match returning {
-        None => Vec::new(),
-        Some(n) => list(n, select_item).map_err(|e| e.in_key("returning"))?,
-    };
-    Ok(Insert {
+    let value = Insert {
         into,
         source,
-        on_conflict,
-        returning,
-    })
+        on_conflict: f.optional(1, on_conflict),
+        returning: f.or_default(2, select_items),
+    };
+    f.done(value)
 }
 
 fn insert_source_variant(tag: usize, n: Node) -> R<InsertSource> {
@@ -1293,7 +1363,7 @@ pub(crate) fn insert_source(n: Node) -> R<InsertSource> {
 }
 
 pub(crate) fn insert_select(n: Node) -> R<InsertSelect> {
-    let mut f = fields(n, "struct InsertSelect", &["columns", "query"], true, true)?;
+    let mut f = fields(n, "struct InsertSelect", &["columns", "query"], true, true);
     let columns = f.required(0, strings).unwrap_or_default();
     let query = f.required(1, boxed_select);
     let Some(query) = query else {
@@ -1309,7 +1379,7 @@ pub(crate) fn on_conflict(n: Node) -> R<OnConflict> {
         &["columns", "constraint", "do"],
         true,
         true,
-    )?;
+    );
     let columns = f.or_default(0, strings);
     let constraint = f.optional(1, string);
     let action = f.required(2, conflict_action);
@@ -1343,7 +1413,7 @@ fn conflict_update(n: Node) -> R<ConflictAction> {
         &["set", "where"],
         false,
         true,
-    )?;
+    );
     let value = ConflictAction::Update {
         set: f.required(0, assignments).unwrap_or_default(),
         filter: f.optional(1, filter),
@@ -1358,7 +1428,7 @@ pub(crate) fn update(n: Node) -> R<Update> {
         &["table", "set", "where", "all_rows", "returning"],
         true,
         true,
-    )?;
+    );
     let value = Update {
         table: f.required(0, string).unwrap_or_default(),
         set: f.required(1, assignments).unwrap_or_default(),
@@ -1376,7 +1446,7 @@ pub(crate) fn delete(n: Node) -> R<Delete> {
         &["from", "where", "all_rows", "returning"],
         true,
         true,
-    )?;
+    );
     let value = Delete {
         from: f.required(0, string).unwrap_or_default(),
         filter: f.optional(1, filter),
@@ -1390,7 +1460,7 @@ impl Query {
     /// Reads a definition from an already parsed JSON value. A value has no
     /// key order or repeated keys, so this is the same as parsing its text.
     pub fn from_json_value(value: &Value) -> Result<Query, FormatError> {
-        query(Node::from_value(value))
+        query(Node::from_value(value)).map_err(|e| *e)
     }
 }
 
@@ -1553,6 +1623,10 @@ mod tests {
             "missing the query body: one of `select`, `set_op`, `insert`, `update`, `delete`, `raw`"
         );
         assert_eq!(
+            error(r#"{"version":1,"row_shape":"rows"}"#),
+            "unknown variant `rows`, expected `objects` or `values` at row_shape"
+        );
+        assert_eq!(
             error(r#"{"version":1,"insert":{"into":"t"}}"#),
             "missing the rows to insert: `rows` or `select` at insert"
         );
@@ -1622,6 +1696,11 @@ mod tests {
             Query::from_json_value(&json!({"version": 1, "select": {"from": 1}})).unwrap_err();
         assert_eq!(err.path, "select.from");
         assert_eq!(err.message, "invalid type: integer `1`, expected a string");
+    }
+
+    #[test]
+    fn aggregate_names_are_their_sql_names() {
+        assert_eq!(AGG_FUNCS.map(AggFunc::sql_name), AGG_NAMES);
     }
 
     #[test]
