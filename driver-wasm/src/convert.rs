@@ -112,11 +112,6 @@ pub(crate) fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
             js_sys::JSON::parse(text).unwrap_or_else(|_| JsValue::from_str(text))
         }
         Value::Array(array) => {
-            let lens: Vec<usize> = array
-                .dims
-                .iter()
-                .map(|d| usize::try_from(d.len).unwrap_or(0))
-                .collect();
             fn nest(lens: &[usize], elements: &[Value], options: ValueOptions) -> JsValue {
                 let out = Array::new();
                 let Some((len, inner)) = lens.split_first().filter(|_| !elements.is_empty()) else {
@@ -138,7 +133,7 @@ pub(crate) fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
                 }
                 out.into()
             }
-            nest(&lens, &array.elements, options)
+            nest(&array.lens(), &array.elements, options)
         }
         Value::Range(range) => {
             let object = Object::new();

@@ -38,6 +38,16 @@ impl Array {
         })
     }
 
+    /// Each dimension's length as a count; a negative one, which
+    /// `check_shape` refuses, counts as 0.
+    pub fn lens(&self) -> Vec<usize> {
+        let mut lens = Vec::with_capacity(self.dims.len());
+        for dim in &self.dims {
+            lens.push(usize::try_from(dim.len).unwrap_or(0));
+        }
+        lens
+    }
+
     /// Checks that the dimensions describe exactly `elements`.
     pub(crate) fn check_shape(&self) -> Result<(), String> {
         if self.dims.len() > 6 {

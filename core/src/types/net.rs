@@ -274,10 +274,14 @@ fn push_dotted(out: &mut String, octets: [u8; 4]) {
 }
 
 pub(crate) fn macaddr_text(mac: &[u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    let mut out = String::with_capacity(17);
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        super::text::push_hex(&mut out, std::slice::from_ref(b));
+    }
+    out
 }
 
 /// Parses `08:00:2b:01:02:03` (or with `-` separators).
