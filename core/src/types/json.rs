@@ -275,10 +275,6 @@ fn flatten(
     }
 }
 
-fn hex_digit(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).map(|d| d as u8)
-}
-
 fn parse_hex_bytea(text: &str) -> Option<Vec<u8>> {
     let hex = text.strip_prefix("\\x")?.as_bytes();
     if hex.len() % 2 != 0 {
@@ -286,14 +282,7 @@ fn parse_hex_bytea(text: &str) -> Option<Vec<u8>> {
     }
     let mut out = Vec::with_capacity(hex.len() / 2);
     for pair in hex.chunks_exact(2) {
-        // Each pair used to go through `u8::from_str_radix`, which takes a
-        // leading `+`; that input stays accepted.
-        let high = if pair[0] == b'+' {
-            0
-        } else {
-            hex_digit(pair[0])?
-        };
-        out.push(high << 4 | hex_digit(pair[1])?);
+        out.push(net::hex_byte(pair[0], pair[1])?);
     }
     Some(out)
 }
@@ -304,7 +293,8 @@ fn parse_uuid(text: &str) -> Option<[u8; 16]> {
     let mut digits = 0;
     for b in text.bytes().filter(|b| *b != b'-') {
         let byte = out.get_mut(digits / 2)?;
-        *byte = *byte << 4 | hex_digit(b)?;
+        // One digit: a pair whose high digit is 0.
+        *byte = *byte << 4 | net::hex_byte(b'0', b)?;
         digits += 1;
     }
     (digits == 32).then_some(out)
