@@ -395,7 +395,7 @@ impl Value {
                 Ok(doc) => json_text::write_value(out, &doc),
                 Err(_) => json_text::write_str(out, v),
             },
-            Value::Array(array) => write_nested(out, &array.lens(), &array.elements),
+            Value::Array(array) => write_nested(out, &array.dims, &array.elements),
             Value::Range(range) => {
                 let Some((lower, upper)) = &range.bounds else {
                     out.push_str(r#"{"empty":true}"#);
@@ -457,11 +457,11 @@ fn write_float(out: &mut String, v: f64) {
 }
 
 /// Like [`NestedRef`]'s serialization, as text.
-fn write_nested(out: &mut String, lens: &[usize], elements: &[Value]) {
+fn write_nested(out: &mut String, dims: &[ArrayDim], elements: &[Value]) {
     out.push('[');
-    if let Some((len, inner)) = lens.split_first().filter(|_| !elements.is_empty()) {
-        let stride: usize = inner.iter().product();
-        for i in 0..*len {
+    if let Some((dim, inner)) = dims.split_first().filter(|_| !elements.is_empty()) {
+        let stride = ArrayDim::product(inner);
+        for i in 0..dim.count() {
             if i > 0 {
                 out.push(',');
             }
@@ -494,7 +494,7 @@ impl Serialize for Value {
                 }
             }
             Value::Array(array) => NestedRef {
-                lens: &array.lens(),
+                dims: &array.dims,
                 elements: &array.elements,
             }
             .serialize(s),
@@ -568,29 +568,30 @@ fn interval_iso(iv: Interval) -> String {
 }
 
 struct NestedRef<'a> {
-    lens: &'a [usize],
+    dims: &'a [ArrayDim],
     elements: &'a [Value],
 }
 
 impl Serialize for NestedRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Some((len, inner)) = self
-            .lens
+        let Some((dim, inner)) = self
+            .dims
             .split_first()
             .filter(|_| !self.elements.is_empty())
         else {
             return s.serialize_seq(Some(0))?.end();
         };
-        let stride: usize = inner.iter().product();
-        let mut seq = s.serialize_seq(Some(*len))?;
-        for i in 0..*len {
+        let stride = ArrayDim::product(inner);
+        let len = dim.count();
+        let mut seq = s.serialize_seq(Some(len))?;
+        for i in 0..len {
             if inner.is_empty() {
                 seq.serialize_element(self.elements.get(i).unwrap_or(&Value::Null))?;
             } else {
                 let start = (i * stride).min(self.elements.len());
                 let end = (start + stride).min(self.elements.len());
                 seq.serialize_element(&NestedRef {
-                    lens: inner,
+                    dims: inner,
                     elements: &self.elements[start..end],
                 })?;
             }

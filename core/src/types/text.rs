@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::composite::{Array, Bound, Range, RecordField};
+use super::composite::{Array, ArrayDim, Bound, Range, RecordField};
 use super::datetime::{date_text, interval_text, timestamp_text, timetz_text, write_time_of_day};
 use super::float::{exponential, fixed, shortest, Shortest};
 use super::net::macaddr_text;
@@ -146,12 +146,12 @@ fn array_text(array: &Array) -> String {
         out.push('=');
     }
     let mut next = 0;
-    nest(&mut out, &array.lens(), &array.elements, &mut next);
+    nest(&mut out, &array.dims, &array.elements, &mut next);
     out
 }
 
-fn nest(out: &mut String, lens: &[usize], elements: &[Value], next: &mut usize) {
-    let Some((len, inner)) = lens.split_first() else {
+fn nest(out: &mut String, dims: &[ArrayDim], elements: &[Value], next: &mut usize) {
+    let Some((dim, inner)) = dims.split_first() else {
         if let Some(value) = elements.get(*next) {
             array_element(out, value);
         }
@@ -159,7 +159,7 @@ fn nest(out: &mut String, lens: &[usize], elements: &[Value], next: &mut usize) 
         return;
     };
     out.push('{');
-    for i in 0..*len {
+    for i in 0..dim.count() {
         if i > 0 {
             out.push(',');
         }
