@@ -214,7 +214,8 @@ pub fn plan_to_js(
         let child_key = column_index(child_rows, &loaded.child_key)?;
         let hidden_key = child_rows.columns()[child_key].name == PARENT_KEY_COLUMN;
         let index = child_rows.key_index(child_key);
-        let mut groups: Vec<Vec<JsValue>> = (0..index.numbers.len()).map(|_| Vec::new()).collect();
+        let mut groups: Vec<Vec<JsValue>> = Vec::new();
+        groups.resize_with(index.numbers.len(), Vec::new);
         for (number, child) in index.rows.iter().zip(children.iter()) {
             if hidden_key {
                 Reflect::delete_property(&child.clone().into(), &PARENT_KEY_COLUMN.into())?;
