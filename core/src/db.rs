@@ -124,12 +124,16 @@ impl<D: Driver> Db<D> {
         // Pre-order, so every level's parent is fetched before it; iterative,
         // so the future needs no boxing (and stays `Send` natively).
         let mut order: Vec<(&Load, Option<usize>)> = Vec::new();
-        let mut stack: Vec<(&Load, Option<usize>)> =
-            plan.loads.iter().rev().map(|l| (l, None)).collect();
+        let mut stack: Vec<(&Load, Option<usize>)> = Vec::new();
+        for load in plan.loads.iter().rev() {
+            stack.push((load, None));
+        }
         while let Some((load, parent)) = stack.pop() {
             let index = order.len();
             order.push((load, parent));
-            stack.extend(load.loads.iter().rev().map(|l| (l, Some(index))));
+            for child in load.loads.iter().rev() {
+                stack.push((child, Some(index)));
+            }
         }
         let root = self.fetch_raw(&plan.root).await?;
         let mut fetched: Vec<RawRows> = Vec::with_capacity(order.len());
@@ -140,17 +144,15 @@ impl<D: Driver> Db<D> {
             };
             let keys = distinct_keys(parent_rows, &load.parent_key)?;
             let rows = if keys.is_empty() {
-                RawRows::new(
-                    load.statement
-                        .columns
-                        .iter()
-                        .map(|name| crate::rows::ColumnDesc {
-                            name: name.clone(),
-                            type_oid: 0,
-                            format: 0,
-                        })
-                        .collect(),
-                )
+                let mut columns = Vec::with_capacity(load.statement.columns.len());
+                for name in &load.statement.columns {
+                    columns.push(crate::rows::ColumnDesc {
+                        name: name.clone(),
+                        type_oid: 0,
+                        format: 0,
+                    });
+                }
+                RawRows::new(columns)
             } else {
                 let mut statement = load.statement.clone();
                 let element = match statement.param_types.first() {
@@ -172,10 +174,9 @@ impl<D: Driver> Db<D> {
             };
             fetched.push(rows);
         }
-        let mut slots: Vec<Option<RawRows>> = fetched.into_iter().map(Some).collect();
         Ok(RawPlan {
             rows: root,
-            loads: assemble(&order, None, &mut slots),
+            loads: assemble(&order, None, &mut fetched),
         })
     }
 }
@@ -241,20 +242,21 @@ fn distinct_keys(rows: &RawRows, column: &str) -> Result<Vec<Value>> {
 fn assemble(
     order: &[(&Load, Option<usize>)],
     parent: Option<usize>,
-    slots: &mut [Option<RawRows>],
+    fetched: &mut [RawRows],
 ) -> Vec<RawLoad> {
     let mut out = Vec::new();
     for (index, (load, p)) in order.iter().enumerate() {
         if *p != parent {
             continue;
         }
-        let loads = assemble(order, Some(index), slots);
+        let loads = assemble(order, Some(index), fetched);
         out.push(RawLoad {
             relation: load.relation.clone(),
             parent_key: load.parent_key.clone(),
             child_key: load.child_key.clone(),
             rows: RawPlan {
-                rows: slots[index].take().unwrap_or_default(),
+                // Each level has one parent, so its rows are taken once.
+                rows: std::mem::take(&mut fetched[index]),
                 loads,
             },
         });

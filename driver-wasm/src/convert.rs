@@ -84,7 +84,7 @@ pub fn connect_options(options: &JsValue) -> Result<(StartupConfig, ValueOptions
 /// `{lower, upper, lower_inc, upper_inc}` or `{empty: true}`; every other
 /// type as the string of keel's canonical JSON form (docs/value-mapping.md).
 pub(crate) fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
-    use keel_core::types::Bound;
+    use keel_core::types::{ArrayDim, Bound};
     let canonical = |value: &Value| {
         value
             .json_string()
@@ -112,18 +112,13 @@ pub(crate) fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
             js_sys::JSON::parse(text).unwrap_or_else(|_| JsValue::from_str(text))
         }
         Value::Array(array) => {
-            let lens: Vec<usize> = array
-                .dims
-                .iter()
-                .map(|d| usize::try_from(d.len).unwrap_or(0))
-                .collect();
-            fn nest(lens: &[usize], elements: &[Value], options: ValueOptions) -> JsValue {
+            fn nest(dims: &[ArrayDim], elements: &[Value], options: ValueOptions) -> JsValue {
                 let out = Array::new();
-                let Some((len, inner)) = lens.split_first().filter(|_| !elements.is_empty()) else {
+                let Some((dim, inner)) = dims.split_first().filter(|_| !elements.is_empty()) else {
                     return out.into();
                 };
-                let stride: usize = inner.iter().product();
-                for i in 0..*len {
+                let stride = ArrayDim::product(inner);
+                for i in 0..dim.count() {
                     if inner.is_empty() {
                         out.push(
                             &elements
@@ -138,7 +133,7 @@ pub(crate) fn value_to_js(value: &Value, options: ValueOptions) -> JsValue {
                 }
                 out.into()
             }
-            nest(&lens, &array.elements, options)
+            nest(&array.dims, &array.elements, options)
         }
         Value::Range(range) => {
             let object = Object::new();
@@ -219,7 +214,8 @@ pub fn plan_to_js(
         let child_key = column_index(child_rows, &loaded.child_key)?;
         let hidden_key = child_rows.columns()[child_key].name == PARENT_KEY_COLUMN;
         let index = child_rows.key_index(child_key);
-        let mut groups: Vec<Vec<JsValue>> = (0..index.numbers.len()).map(|_| Vec::new()).collect();
+        let mut groups: Vec<Vec<JsValue>> = Vec::new();
+        groups.resize_with(index.numbers.len(), Vec::new);
         for (number, child) in index.rows.iter().zip(children.iter()) {
             if hidden_key {
                 Reflect::delete_property(&child.clone().into(), &PARENT_KEY_COLUMN.into())?;

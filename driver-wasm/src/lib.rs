@@ -182,12 +182,12 @@ impl Client {
                 .next_notification()
                 .await
                 .map_err(|e| to_js_error(&e))?;
-            let fields = [
-                JsValue::from_f64(f64::from(notification.process_id)),
-                notification.channel.into(),
-                notification.payload.into(),
-            ];
-            Ok(fields.iter().collect::<js_sys::Array>().into())
+            Ok(js_sys::Array::of3(
+                &JsValue::from_f64(f64::from(notification.process_id)),
+                &notification.channel.into(),
+                &notification.payload.into(),
+            )
+            .into())
         })
     }
 
@@ -207,29 +207,30 @@ impl Client {
                 )
             })
             .and_then(|queries| {
-                queries
-                    .iter()
-                    .map(|query| {
-                        let statement = self.db.compile(query).map_err(|e| to_js_error(&e))?;
-                        let params = statement.encode_params().map_err(|e| to_js_error(&e))?;
-                        Ok((statement, params, query.row_shape))
-                    })
-                    .collect::<Result<Vec<_>, JsValue>>()
+                let mut prepared = Vec::with_capacity(queries.len());
+                for query in &queries {
+                    let statement = self.db.compile(query).map_err(|e| to_js_error(&e))?;
+                    let params = statement.encode_params().map_err(|e| to_js_error(&e))?;
+                    prepared.push((statement, params, query.row_shape));
+                }
+                Ok(prepared)
             });
         let db = Rc::clone(&self.db);
         let options = self.options;
         promise(async move {
             let prepared = prepared?;
-            let oids: Vec<Vec<u32>> = prepared.iter().map(|(s, _, _)| s.param_oids()).collect();
-            let batch: Vec<PipelineStatement<'_>> = prepared
-                .iter()
-                .zip(&oids)
-                .map(|((statement, params, _), oids)| PipelineStatement {
+            let mut oids = Vec::with_capacity(prepared.len());
+            for (statement, _, _) in &prepared {
+                oids.push(statement.param_oids());
+            }
+            let mut batch = Vec::with_capacity(prepared.len());
+            for ((statement, params, _), oids) in prepared.iter().zip(&oids) {
+                batch.push(PipelineStatement {
                     sql: &statement.sql,
                     param_oids: oids,
                     params,
-                })
-                .collect();
+                });
+            }
             let results = db
                 .driver()
                 .pipeline(&batch)

@@ -176,30 +176,16 @@ pub(crate) fn compile_filter(
                         ctx,
                         " INNER JOIN ",
                         through.table,
-                        &through_alias,
-                        through
-                            .target_pairs
-                            .iter()
-                            .map(|(j, t)| (through_alias.as_str(), *j, alias.as_str(), *t)),
+                        (&through_alias, &alias),
+                        &through.target_pairs,
+                        false,
                     );
                     ctx.sql.push_str(" WHERE ");
-                    push_pairs(
-                        ctx,
-                        through
-                            .source_pairs
-                            .iter()
-                            .map(|(j, s)| (through_alias.as_str(), *j, outer.as_str(), *s)),
-                    );
+                    push_pairs(ctx, (&through_alias, &outer), &through.source_pairs, false);
                 }
                 _ => {
                     ctx.sql.push_str(" WHERE ");
-                    push_pairs(
-                        ctx,
-                        relation
-                            .pairs
-                            .iter()
-                            .map(|(s, t)| (alias.as_str(), *t, outer.as_str(), *s)),
-                    );
+                    push_pairs(ctx, (&alias, &outer), &relation.pairs, true);
                 }
             }
             if let Some(inner) = &has.filter {
@@ -246,34 +232,42 @@ pub(crate) fn unique_alias(ctx: &Ctx<'_>, base: &str) -> String {
 /// `"a"."x" = "b"."y" AND ...`.
 /// `{kind}{table} AS alias ON a.x = b.y AND ...`: one joined table with its
 /// key equalities, as relation joins and `has` filters both write it.
-pub(crate) fn push_join<'a>(
+/// `kind table AS alias ON ...`, the condition as [`push_pairs`] writes it
+/// with `alias` on the left.
+pub(crate) fn push_join(
     ctx: &mut Ctx<'_>,
     kind: &str,
     table: &Table,
-    alias: &str,
-    pairs: impl Iterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
+    (alias, other): (&str, &str),
+    pairs: &[(&str, &str)],
+    flip: bool,
 ) {
     ctx.sql.push_str(kind);
     ctx.push_table(table, alias);
     ctx.sql.push_str(" ON ");
-    push_pairs(ctx, pairs);
+    push_pairs(ctx, (alias, other), pairs, flip);
 }
 
-pub(crate) fn push_pairs<'a>(
+/// `left.a = right.b AND ...` for each pair `(a, b)`, or `(b, a)` when
+/// `flip`: one slice walk rather than an iterator adapter per caller.
+pub(crate) fn push_pairs(
     ctx: &mut Ctx<'_>,
-    pairs: impl Iterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
+    (left, right): (&str, &str),
+    pairs: &[(&str, &str)],
+    flip: bool,
 ) {
-    for (i, (ta, ca, tb, cb)) in pairs.enumerate() {
+    for (i, &(a, b)) in pairs.iter().enumerate() {
         if i > 0 {
             ctx.sql.push_str(" AND ");
         }
-        ctx.push_ident(ta);
+        let (a, b) = if flip { (b, a) } else { (a, b) };
+        ctx.push_ident(left);
         ctx.sql.push('.');
-        ctx.push_ident(ca);
+        ctx.push_ident(a);
         ctx.sql.push_str(" = ");
-        ctx.push_ident(tb);
+        ctx.push_ident(right);
         ctx.sql.push('.');
-        ctx.push_ident(cb);
+        ctx.push_ident(b);
     }
 }
 

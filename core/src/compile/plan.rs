@@ -57,11 +57,7 @@ pub fn compile_plan(query: &Query, schema: &Schema) -> Result<Plan, CompileError
     // The loads only add key columns, so the select is compiled in place
     // with those appended rather than cloned.
     let mut keys = Vec::new();
-    let loads = select
-        .with
-        .iter()
-        .map(|include| plan_include(schema, table, (&select.columns, &mut keys), include))
-        .collect::<Result<Vec<_>, _>>()?;
+    let loads = plan_includes(schema, table, (&select.columns, &mut keys), &select.with)?;
     let parts = Parts {
         keys: &keys,
         ..Parts::of(select)
@@ -70,6 +66,24 @@ pub fn compile_plan(query: &Query, schema: &Schema) -> Result<Plan, CompileError
         root: compile_root(select, &parts, schema)?,
         loads,
     })
+}
+
+fn plan_includes(
+    schema: &Schema,
+    parent: &Table,
+    (parent_columns, parent_keys): (&Option<Vec<SelectItem>>, &mut Vec<String>),
+    includes: &[Include],
+) -> Result<Vec<Load>, CompileError> {
+    let mut loads = Vec::with_capacity(includes.len());
+    for include in includes {
+        loads.push(plan_include(
+            schema,
+            parent,
+            (parent_columns, &mut *parent_keys),
+            include,
+        )?);
+    }
+    Ok(loads)
 }
 
 fn plan_include(
@@ -95,10 +109,13 @@ fn plan_include(
     };
     let target = relation.target;
     let mut child = Select::from(target.name.clone());
-    child.columns = include
-        .columns
-        .as_ref()
-        .map(|cs| cs.iter().cloned().map(SelectItem::Column).collect());
+    child.columns = include.columns.as_ref().map(|names| {
+        let mut items = Vec::with_capacity(names.len());
+        for name in names {
+            items.push(SelectItem::Column(name.clone()));
+        }
+        items
+    });
     let mut keys = Vec::new();
     let (parent_key, child_key, key_filter) = match (&relation.kind, &relation.through) {
         (RelationKind::ManyToMany, Some(through)) => {
@@ -106,25 +123,27 @@ fn plan_include(
                 return Err(composite());
             };
             let through_alias = format!("{}_through", include.relation);
+            let mut on = Vec::with_capacity(through.target_pairs.len());
+            for (j, t) in &through.target_pairs {
+                on.push(Filter::Eq(crate::query::Compare::Exprs {
+                    left: crate::query::Expr::Column(format!("{through_alias}.{j}")),
+                    right: crate::query::Expr::Column(format!("{}.{t}", target.name)),
+                }));
+            }
             child.joins.push(Join {
                 relation: None,
                 table: Some(through.table.name.clone()),
                 alias: Some(through_alias.clone()),
                 kind: JoinKind::Inner,
-                on: Some(Filter::and(through.target_pairs.iter().map(|(j, t)| {
-                    Filter::Eq(crate::query::Compare::Exprs {
-                        left: crate::query::Expr::Column(format!("{through_alias}.{j}")),
-                        right: crate::query::Expr::Column(format!("{}.{t}", target.name)),
-                    })
-                }))),
+                on: Some(Filter::And(on)),
             });
             let qualified = format!("{through_alias}.{join_source}");
             let columns = child.columns.get_or_insert_with(|| {
-                target
-                    .columns
-                    .iter()
-                    .map(|c| SelectItem::Column(format!("{}.{}", target.name, c.name)))
-                    .collect()
+                let mut items = Vec::with_capacity(target.columns.len() + 1);
+                for c in &target.columns {
+                    items.push(SelectItem::Column(format!("{}.{}", target.name, c.name)));
+                }
+                items
             });
             columns.push(SelectItem::Expr {
                 expr: crate::query::Expr::Column(qualified.clone()),
@@ -155,11 +174,7 @@ fn plan_include(
         values: Some(Vec::new()),
         subquery: None,
     }));
-    let loads = include
-        .with
-        .iter()
-        .map(|nested| plan_include(schema, target, (&child.columns, &mut keys), nested))
-        .collect::<Result<Vec<_>, _>>()?;
+    let loads = plan_includes(schema, target, (&child.columns, &mut keys), &include.with)?;
     let parts = Parts {
         columns: &child.columns,
         keys: &keys,

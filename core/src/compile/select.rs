@@ -225,37 +225,39 @@ fn projection<'q>(
             });
         }
     }
-    let column = |c: &String| {
+    let column = |c: &String| -> Result<_, CompileError> {
         let name = ctx.resolve(c).map(|r| r.column().name.clone())?;
         Ok((Cow::Owned(crate::query::Expr::Column(c.clone())), name))
     };
-    let items: Vec<(Cow<'q, crate::query::Expr>, String)> = match parts.columns {
-        None => table
-            .columns
-            .iter()
-            .filter(|c| !select.defer.contains(&c.name))
-            .map(|c| {
-                let expr = crate::query::Expr::Column(c.name.clone());
-                (Cow::Owned(expr), c.name.clone())
-            })
-            .collect(),
-        Some(items) => {
+    let mut items = Vec::new();
+    match parts.columns {
+        None => {
+            for c in &table.columns {
+                if !select.defer.contains(&c.name) {
+                    let expr = crate::query::Expr::Column(c.name.clone());
+                    items.push((Cow::Owned(expr), c.name.clone()));
+                }
+            }
+        }
+        Some(list) => {
             if !select.defer.is_empty() {
                 return Err(CompileError::invalid(
                     &table.name,
                     "\"defer\" applies when \"columns\" is \"*\"",
                 ));
             }
-            items
-                .iter()
-                .map(|item| match item {
-                    SelectItem::Column(c) => column(c),
-                    SelectItem::Expr { expr, alias } => Ok((Cow::Borrowed(expr), alias.clone())),
-                })
-                .chain(parts.keys.iter().map(column))
-                .collect::<Result<_, CompileError>>()?
+            items.reserve(list.len() + parts.keys.len());
+            for item in list {
+                items.push(match item {
+                    SelectItem::Column(c) => column(c)?,
+                    SelectItem::Expr { expr, alias } => (Cow::Borrowed(expr), alias.clone()),
+                });
+            }
+            for key in parts.keys {
+                items.push(column(key)?);
+            }
         }
-    };
+    }
     if items.is_empty() {
         return Err(CompileError::NoColumns {
             model: table.name.clone(),
@@ -304,21 +306,17 @@ fn compile_join(
                     ctx,
                     kind,
                     through.table,
-                    &through_alias,
-                    through
-                        .source_pairs
-                        .iter()
-                        .map(|(j, s)| (through_alias.as_str(), *j, from_alias, *s)),
+                    (&through_alias, from_alias),
+                    &through.source_pairs,
+                    false,
                 );
                 push_join(
                     ctx,
                     kind,
                     relation.target,
-                    &alias,
-                    through
-                        .target_pairs
-                        .iter()
-                        .map(|(j, t)| (alias.as_str(), *t, through_alias.as_str(), *j)),
+                    (&alias, &through_alias),
+                    &through.target_pairs,
+                    true,
                 );
                 if declare {
                     ctx.add_entry(Entry {
@@ -331,11 +329,9 @@ fn compile_join(
                     ctx,
                     kind,
                     relation.target,
-                    &alias,
-                    relation
-                        .pairs
-                        .iter()
-                        .map(|(s, t)| (alias.as_str(), *t, from_alias, *s)),
+                    (&alias, from_alias),
+                    &relation.pairs,
+                    true,
                 );
             }
             if declare {
@@ -577,18 +573,19 @@ fn finish_set_query(
 }
 
 fn virtual_table(name: &str, columns: &[OutColumn]) -> Table {
+    let mut list = Vec::with_capacity(columns.len());
+    for (n, t) in columns {
+        list.push(Column {
+            name: n.clone(),
+            ty: t.clone().unwrap_or(PgType::Text),
+            nullable: true,
+            default: None,
+        });
+    }
     Table {
         name: name.to_owned(),
         schema: None,
-        columns: columns
-            .iter()
-            .map(|(n, t)| Column {
-                name: n.clone(),
-                ty: t.clone().unwrap_or(PgType::Text),
-                nullable: true,
-                default: None,
-            })
-            .collect(),
+        columns: list,
         primary_key: Vec::new(),
         unique: Vec::new(),
         foreign_keys: Vec::new(),

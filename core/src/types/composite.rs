@@ -10,6 +10,23 @@ pub struct ArrayDim {
     pub lower: i32,
 }
 
+impl ArrayDim {
+    /// The length as a count; a negative one, which `check_shape` refuses,
+    /// counts as 0.
+    pub fn count(&self) -> usize {
+        usize::try_from(self.len).unwrap_or(0)
+    }
+
+    /// How many elements dimensions hold: the stride of the one before them.
+    pub fn product(dims: &[ArrayDim]) -> usize {
+        let mut product = 1;
+        for dim in dims {
+            product *= dim.count();
+        }
+        product
+    }
+}
+
 /// A PostgreSQL array of any dimension. `elements` is flat, in row-major
 /// order, and its length is the product of the dimension lengths; an empty
 /// array has no dimensions.

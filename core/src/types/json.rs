@@ -145,28 +145,26 @@ fn convert(
             Value::Macaddr(net::parse_macaddr(string()?).map_err(|_| mismatch())?)
         }
         (PgType::Array(element), J::Array(_)) => {
-            let mut lens = Vec::new();
+            let mut dims = Vec::new();
             let mut probe = json;
             while let J::Array(items) = probe {
-                lens.push(i32::try_from(items.len()).map_err(|_| mismatch())?);
+                let len = i32::try_from(items.len()).map_err(|_| mismatch())?;
+                dims.push(ArrayDim { len, lower: 1 });
                 match items.first() {
                     Some(first) => probe = first,
                     None => break,
                 }
             }
-            if lens == [0] {
-                lens.clear();
+            if let [ArrayDim { len: 0, .. }] = dims[..] {
+                dims.clear();
             }
             let mut elements = Vec::new();
-            if !lens.is_empty() {
-                flatten(json, &lens, element, depth, &mut elements).ok_or_else(mismatch)??;
+            if !dims.is_empty() {
+                flatten(json, &dims, element, depth, &mut elements).ok_or_else(mismatch)??;
             }
             let array = Array {
                 element: element.as_ref().clone(),
-                dims: lens
-                    .into_iter()
-                    .map(|len| ArrayDim { len, lower: 1 })
-                    .collect(),
+                dims,
                 elements,
             };
             array.check_shape().map_err(|_| mismatch())?;
@@ -221,29 +219,28 @@ fn convert(
                 )),
             })
         }
-        (PgType::Record, J::Array(items)) => Value::Record(
-            items
-                .iter()
-                .map(|item| {
-                    let ty = match item {
-                        J::Null => None,
-                        J::Bool(_) => Some(PgType::Bool),
-                        J::Number(n) if n.is_i64() => Some(PgType::Int8),
-                        J::Number(_) => Some(PgType::Numeric),
-                        J::String(_) => Some(PgType::Text),
-                        J::Array(_) | J::Object(_) => Some(PgType::Jsonb),
-                    };
-                    let value = match &ty {
-                        Some(ty) => from_json_at(item, ty, depth + 1)?,
-                        None => Value::Null,
-                    };
-                    Ok(RecordField {
-                        oid: ty.map_or(0, |t| t.oid()),
-                        value,
-                    })
-                })
-                .collect::<Result<_, ValueFromJsonError>>()?,
-        ),
+        (PgType::Record, J::Array(items)) => {
+            let mut fields = Vec::with_capacity(items.len());
+            for item in items {
+                let ty = match item {
+                    J::Null => None,
+                    J::Bool(_) => Some(PgType::Bool),
+                    J::Number(n) if n.is_i64() => Some(PgType::Int8),
+                    J::Number(_) => Some(PgType::Numeric),
+                    J::String(_) => Some(PgType::Text),
+                    J::Array(_) | J::Object(_) => Some(PgType::Jsonb),
+                };
+                let value = match &ty {
+                    Some(ty) => from_json_at(item, ty, depth + 1)?,
+                    None => Value::Null,
+                };
+                fields.push(RecordField {
+                    oid: ty.map_or(0, |t| t.oid()),
+                    value,
+                });
+            }
+            Value::Record(fields)
+        }
         (PgType::Named(_), J::String(s)) => Value::Text(s.clone()),
         (PgType::Named(_), J::Number(n)) => Value::Text(n.to_string()),
         (PgType::Named(_), J::Bool(b)) => Value::Text(b.to_string()),
@@ -255,16 +252,16 @@ fn convert(
 /// `None` means the nesting is ragged.
 fn flatten(
     json: &serde_json::Value,
-    lens: &[i32],
+    dims: &[ArrayDim],
     element: &PgType,
     depth: usize,
     out: &mut Vec<Value>,
 ) -> Option<Result<(), ValueFromJsonError>> {
-    match (lens.split_first(), json) {
+    match (dims.split_first(), json) {
         (None, serde_json::Value::Array(_)) => None,
         (None, leaf) => Some(from_json_at(leaf, element, depth + 1).map(|v| out.push(v))),
-        (Some((len, inner)), serde_json::Value::Array(items)) => {
-            if i32::try_from(items.len()).ok()? != *len {
+        (Some((dim, inner)), serde_json::Value::Array(items)) => {
+            if i32::try_from(items.len()).ok()? != dim.len {
                 return None;
             }
             for item in items {
@@ -279,26 +276,28 @@ fn flatten(
 }
 
 fn parse_hex_bytea(text: &str) -> Option<Vec<u8>> {
-    let hex = text.strip_prefix("\\x")?;
+    let hex = text.strip_prefix("\\x")?.as_bytes();
     if hex.len() % 2 != 0 {
         return None;
     }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn parse_uuid(text: &str) -> Option<[u8; 16]> {
-    let hex: String = text.chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    let mut out = Vec::with_capacity(hex.len() / 2);
+    for pair in hex.chunks_exact(2) {
+        out.push(net::hex_byte(pair[0], pair[1])?);
     }
     Some(out)
+}
+
+/// 32 hex digits, with `-` anywhere between them.
+fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let mut digits = 0;
+    for b in text.bytes().filter(|b| *b != b'-') {
+        let byte = out.get_mut(digits / 2)?;
+        // One digit: a pair whose high digit is 0.
+        *byte = *byte << 4 | net::hex_byte(b'0', b)?;
+        digits += 1;
+    }
+    (digits == 32).then_some(out)
 }
 
 /// A JSON literal as error messages show it: its kind and its text, cut short.
@@ -396,7 +395,7 @@ impl Value {
                 Ok(doc) => json_text::write_value(out, &doc),
                 Err(_) => json_text::write_str(out, v),
             },
-            Value::Array(array) => write_nested(out, &array_lens(array), &array.elements),
+            Value::Array(array) => write_nested(out, &array.dims, &array.elements),
             Value::Range(range) => {
                 let Some((lower, upper)) = &range.bounds else {
                     out.push_str(r#"{"empty":true}"#);
@@ -457,20 +456,12 @@ fn write_float(out: &mut String, v: f64) {
     }
 }
 
-fn array_lens(array: &Array) -> Vec<usize> {
-    array
-        .dims
-        .iter()
-        .map(|d| usize::try_from(d.len).unwrap_or(0))
-        .collect()
-}
-
 /// Like [`NestedRef`]'s serialization, as text.
-fn write_nested(out: &mut String, lens: &[usize], elements: &[Value]) {
+fn write_nested(out: &mut String, dims: &[ArrayDim], elements: &[Value]) {
     out.push('[');
-    if let Some((len, inner)) = lens.split_first().filter(|_| !elements.is_empty()) {
-        let stride: usize = inner.iter().product();
-        for i in 0..*len {
+    if let Some((dim, inner)) = dims.split_first().filter(|_| !elements.is_empty()) {
+        let stride = ArrayDim::product(inner);
+        for i in 0..dim.count() {
             if i > 0 {
                 out.push(',');
             }
@@ -503,7 +494,7 @@ impl Serialize for Value {
                 }
             }
             Value::Array(array) => NestedRef {
-                lens: &array_lens(array),
+                dims: &array.dims,
                 elements: &array.elements,
             }
             .serialize(s),
@@ -577,29 +568,30 @@ fn interval_iso(iv: Interval) -> String {
 }
 
 struct NestedRef<'a> {
-    lens: &'a [usize],
+    dims: &'a [ArrayDim],
     elements: &'a [Value],
 }
 
 impl Serialize for NestedRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Some((len, inner)) = self
-            .lens
+        let Some((dim, inner)) = self
+            .dims
             .split_first()
             .filter(|_| !self.elements.is_empty())
         else {
             return s.serialize_seq(Some(0))?.end();
         };
-        let stride: usize = inner.iter().product();
-        let mut seq = s.serialize_seq(Some(*len))?;
-        for i in 0..*len {
+        let stride = ArrayDim::product(inner);
+        let len = dim.count();
+        let mut seq = s.serialize_seq(Some(len))?;
+        for i in 0..len {
             if inner.is_empty() {
                 seq.serialize_element(self.elements.get(i).unwrap_or(&Value::Null))?;
             } else {
                 let start = (i * stride).min(self.elements.len());
                 let end = (start + stride).min(self.elements.len());
                 seq.serialize_element(&NestedRef {
-                    lens: inner,
+                    dims: inner,
                     elements: &self.elements[start..end],
                 })?;
             }

@@ -35,7 +35,14 @@ impl Inet {
         let prefix = match prefix {
             None => max,
             Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(err)?
+                // Saturating, so a long run of digits cannot wrap into range.
+                let value = p
+                    .bytes()
+                    .fold(0u32, |v, b| (v * 10 + u32::from(b - b'0')).min(256));
+                u8::try_from(value)
+                    .ok()
+                    .filter(|p| *p <= max)
+                    .ok_or_else(err)?
             }
             Some(_) => return Err(err()),
         };
@@ -274,10 +281,23 @@ fn push_dotted(out: &mut String, octets: [u8; 4]) {
 }
 
 pub(crate) fn macaddr_text(mac: &[u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    let mut out = String::with_capacity(17);
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        super::text::push_hex(&mut out, std::slice::from_ref(b));
+    }
+    out
+}
+
+/// Two hex digits as `u8::from_str_radix` reads them, which this replaces
+/// to keep its generic parser out of the wasm module: it also takes a `+`
+/// for the first, so `+f` is 15.
+pub(crate) fn hex_byte(high: u8, low: u8) -> Option<u8> {
+    let digit = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
+    let high = if high == b'+' { 0 } else { digit(high)? };
+    Some(high << 4 | digit(low)?)
 }
 
 /// Parses `08:00:2b:01:02:03` (or with `-` separators).
@@ -287,10 +307,10 @@ pub(crate) fn parse_macaddr(text: &str) -> Result<[u8; 6], String> {
     let mut parts = text.split([':', '-']);
     for byte in &mut out {
         let part = parts.next().ok_or_else(err)?;
-        if part.len() != 2 {
-            return Err(err());
-        }
-        *byte = u8::from_str_radix(part, 16).map_err(|_| err())?;
+        *byte = match part.as_bytes() {
+            [high, low] => hex_byte(*high, *low).ok_or_else(err)?,
+            _ => return Err(err()),
+        };
     }
     if parts.next().is_some() {
         return Err(err());
@@ -301,6 +321,18 @@ pub(crate) fn parse_macaddr(text: &str) -> Result<[u8; 6], String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_byte_reads_what_from_str_radix_did() {
+        for high in 0..=255u8 {
+            for low in 0..=255u8 {
+                let old = std::str::from_utf8(&[high, low])
+                    .ok()
+                    .and_then(|s| u8::from_str_radix(s, 16).ok());
+                assert_eq!(hex_byte(high, low), old, "{high} {low}");
+            }
+        }
+    }
 
     #[test]
     fn ipv6_matches_postgres_rendering() {

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::composite::{Array, Bound, Range, RecordField};
+use super::composite::{Array, ArrayDim, Bound, Range, RecordField};
 use super::datetime::{date_text, interval_text, timestamp_text, timetz_text, write_time_of_day};
 use super::float::{exponential, fixed, shortest, Shortest};
 use super::net::macaddr_text;
@@ -30,21 +30,20 @@ pub(crate) fn render(value: &Value) -> Option<String> {
         Value::Bytea(bytes) => {
             let mut out = String::with_capacity(2 + bytes.len() * 2);
             out.push_str("\\x");
-            for b in bytes {
-                let _ = write!(out, "{b:02x}");
-            }
+            push_hex(&mut out, bytes);
             out
         }
         Value::Uuid(b) => {
-            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            format!(
-                "{}-{}-{}-{}-{}",
-                &hex[..8],
-                &hex[8..12],
-                &hex[12..16],
-                &hex[16..20],
-                &hex[20..]
-            )
+            let mut out = String::with_capacity(36);
+            let mut rest = &b[..];
+            for group in [4, 2, 2, 2] {
+                let (head, tail) = rest.split_at(group);
+                push_hex(&mut out, head);
+                out.push('-');
+                rest = tail;
+            }
+            push_hex(&mut out, rest);
+            out
         }
         Value::Date(d) => date_text(*d),
         Value::Time(t) => {
@@ -63,6 +62,16 @@ pub(crate) fn render(value: &Value) -> Option<String> {
         Value::Range(r) => range_text(r),
         Value::Record(fields) => record_text(fields),
     })
+}
+
+/// Lowercase hex, two digits a byte: a table lookup rather than `{:02x}`,
+/// which pulls in the formatter for every byte.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
 }
 
 /// PostgreSQL's shortest-exact float output: the shortest digits that read
@@ -136,18 +145,13 @@ fn array_text(array: &Array) -> String {
         }
         out.push('=');
     }
-    let lens: Vec<usize> = array
-        .dims
-        .iter()
-        .map(|d| usize::try_from(d.len).unwrap_or(0))
-        .collect();
     let mut next = 0;
-    nest(&mut out, &lens, &array.elements, &mut next);
+    nest(&mut out, &array.dims, &array.elements, &mut next);
     out
 }
 
-fn nest(out: &mut String, lens: &[usize], elements: &[Value], next: &mut usize) {
-    let Some((len, inner)) = lens.split_first() else {
+fn nest(out: &mut String, dims: &[ArrayDim], elements: &[Value], next: &mut usize) {
+    let Some((dim, inner)) = dims.split_first() else {
         if let Some(value) = elements.get(*next) {
             array_element(out, value);
         }
@@ -155,7 +159,7 @@ fn nest(out: &mut String, lens: &[usize], elements: &[Value], next: &mut usize) 
         return;
     };
     out.push('{');
-    for i in 0..*len {
+    for i in 0..dim.count() {
         if i > 0 {
             out.push(',');
         }
