@@ -650,6 +650,12 @@ mod tests {
         assert!(Value::from_json(&json!(3_000_000_000i64), &PgType::Int4).is_err());
         assert!(Value::from_json(&json!(1.5), &PgType::Int8).is_err());
         assert!(Value::from_json(&json!("1e3"), &PgType::Numeric).is_err());
+        // PostgreSQL's hex format has no signs.
+        assert_eq!(
+            Value::from_json(&json!("\\x0f"), &PgType::Bytea),
+            Ok(Value::Bytea(vec![15]))
+        );
+        assert!(Value::from_json(&json!("\\x+f"), &PgType::Bytea).is_err());
     }
 
     #[test]

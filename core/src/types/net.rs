@@ -291,13 +291,12 @@ pub(crate) fn macaddr_text(mac: &[u8; 6]) -> String {
     out
 }
 
-/// Two hex digits as `u8::from_str_radix` reads them, which this replaces
-/// to keep its generic parser out of the wasm module: it also takes a `+`
-/// for the first, so `+f` is 15.
+/// Two hex digits (either case) as one byte. Unlike `u8::from_str_radix`,
+/// which it replaces to keep that generic parser out of the wasm module, it
+/// refuses a leading `+` (`+f`), as PostgreSQL does.
 pub(crate) fn hex_byte(high: u8, low: u8) -> Option<u8> {
     let digit = |b: u8| char::from(b).to_digit(16).map(|d| d as u8);
-    let high = if high == b'+' { 0 } else { digit(high)? };
-    Some(high << 4 | digit(low)?)
+    Some(digit(high)? << 4 | digit(low)?)
 }
 
 /// Parses `08:00:2b:01:02:03` (or with `-` separators).
@@ -323,15 +322,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_byte_reads_what_from_str_radix_did() {
+    fn hex_byte_reads_hex_pairs_only() {
         for high in 0..=255u8 {
             for low in 0..=255u8 {
-                let old = std::str::from_utf8(&[high, low])
+                let expected = std::str::from_utf8(&[high, low])
                     .ok()
+                    .filter(|s| !s.starts_with('+'))
                     .and_then(|s| u8::from_str_radix(s, 16).ok());
-                assert_eq!(hex_byte(high, low), old, "{high} {low}");
+                assert_eq!(hex_byte(high, low), expected, "{high} {low}");
             }
         }
+        assert!(parse_macaddr("+f:00:00:00:00:00").is_err());
     }
 
     #[test]
