@@ -1,6 +1,6 @@
 //! The connection state machine: bytes in, bytes and events out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 use bytes::BytesMut;
@@ -279,9 +279,13 @@ impl KeySet {
 /// Named prepared statements by SQL and parameter types, least recently
 /// used first out. A capacity of 0 means unnamed statements only, which is
 /// what pgbouncer's transaction mode needs.
+///
+/// A list with a fingerprint per entry rather than a hash map, which would
+/// cost the wasm module another KB: a lookup hashes the SQL once and
+/// compares at most `capacity` fingerprints (under a microsecond at 256).
 struct StatementCache {
     capacity: usize,
-    entries: HashMap<CacheKey, CachedStatement>,
+    entries: Vec<CachedStatement>,
     clock: u64,
     next_name: u64,
     /// Statement names are `{prefix}_{n}`. Sessions that share one server
@@ -290,15 +294,34 @@ struct StatementCache {
 }
 
 struct CachedStatement {
+    fingerprint: u64,
+    key: CacheKey,
     name: String,
     columns: Vec<ColumnDesc>,
     last_used: u64,
 }
 
 impl StatementCache {
+    fn position(&self, key: &CacheKey) -> Option<usize> {
+        let fingerprint = fingerprint(key);
+        self.entries
+            .iter()
+            .position(|e| e.fingerprint == fingerprint && e.key == *key)
+    }
+
+    fn contains(&self, key: &CacheKey) -> bool {
+        self.position(key).is_some()
+    }
+
+    fn remove(&mut self, key: &CacheKey) -> Option<CachedStatement> {
+        let at = self.position(key)?;
+        Some(self.entries.swap_remove(at))
+    }
+
     fn get(&mut self, key: &CacheKey) -> Option<(String, Vec<ColumnDesc>)> {
         self.clock += 1;
-        let entry = self.entries.get_mut(key)?;
+        let at = self.position(key)?;
+        let entry = self.entries.get_mut(at)?;
         entry.last_used = self.clock;
         Some((entry.name.clone(), entry.columns.clone()))
     }
@@ -311,14 +334,14 @@ impl StatementCache {
     /// Inserts, returning the names of statements evicted to make room.
     fn insert(&mut self, key: CacheKey, name: String, columns: Vec<ColumnDesc>) -> Vec<String> {
         self.clock += 1;
-        self.entries.insert(
+        self.remove(&key);
+        self.entries.push(CachedStatement {
+            fingerprint: fingerprint(&key),
             key,
-            CachedStatement {
-                name,
-                columns,
-                last_used: self.clock,
-            },
-        );
+            name,
+            columns,
+            last_used: self.clock,
+        });
         self.shrink()
     }
 
@@ -328,17 +351,24 @@ impl StatementCache {
             let Some(oldest) = self
                 .entries
                 .iter()
+                .enumerate()
                 .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
+                .map(|(at, _)| at)
             else {
                 break;
             };
-            if let Some(entry) = self.entries.remove(&oldest) {
-                evicted.push(entry.name);
-            }
+            evicted.push(self.entries.swap_remove(oldest).name);
         }
         evicted
     }
+}
+
+/// FNV-1a of the SQL: statements generated from one shape share long
+/// prefixes and lengths, which a plain comparison would walk through.
+fn fingerprint((sql, _): &CacheKey) -> u64 {
+    sql.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The default number of prepared statements kept per connection.
@@ -431,7 +461,7 @@ impl Connection {
             transaction_status: TransactionStatus::Idle,
             cache: StatementCache {
                 capacity: DEFAULT_STATEMENT_CACHE,
-                entries: HashMap::new(),
+                entries: Vec::new(),
                 clock: 0,
                 next_name: 0,
                 prefix: "keel".to_owned(),
@@ -847,7 +877,7 @@ impl Connection {
                 sql, param_oids, ..
             } if self.cache.capacity > 0 => {
                 let key = (sql.clone(), param_oids.clone());
-                (!self.cache.entries.contains_key(&key)).then_some(key)
+                (!self.cache.contains(&key)).then_some(key)
             }
             _ => None,
         }
@@ -1404,7 +1434,7 @@ impl Connection {
                     // The server lost the statement or its result type
                     // changed: forget it, and prepare it afresh once, unless
                     // the failure aborted a transaction block.
-                    if let Some(stale) = self.cache.entries.remove(&key) {
+                    if let Some(stale) = self.cache.remove(&key) {
                         if error.code != "26000" {
                             self.enqueue_internal(Spec::Close { name: stale.name });
                         }
