@@ -124,22 +124,19 @@ enum Phase {
 /// transmitted, so a prepared statement sees the statement cache as it is
 /// at that moment (an earlier request may have just prepared it).
 enum Spec {
-    OneShot {
+    /// An unnamed statement: run whole when `max_rows` is 0, otherwise
+    /// through a portal returning batches of `max_rows`.
+    Unnamed {
         sql: String,
         param_oids: Vec<u32>,
         params: Vec<Option<Vec<u8>>>,
+        max_rows: i32,
     },
     Prepared {
         sql: String,
         param_oids: Vec<u32>,
         params: Vec<Option<Vec<u8>>>,
         retried: bool,
-    },
-    Portal {
-        sql: String,
-        param_oids: Vec<u32>,
-        params: Vec<Option<Vec<u8>>>,
-        max_rows: i32,
     },
     Simple {
         sql: String,
@@ -561,15 +558,7 @@ impl Connection {
         param_oids: &[u32],
         params: &[Option<Vec<u8>>],
     ) -> Result<RequestId, Error> {
-        self.enqueue(
-            sql,
-            params,
-            Spec::OneShot {
-                sql: sql.to_owned(),
-                param_oids: param_oids.to_vec(),
-                params: params.to_vec(),
-            },
-        )
+        self.send_unnamed(sql, param_oids, params, 0)
     }
 
     /// Queues a statement through the statement cache. The first time a
@@ -607,10 +596,20 @@ impl Connection {
         max_rows: u32,
     ) -> Result<RequestId, Error> {
         let max_rows = i32::try_from(max_rows.max(1)).unwrap_or(i32::MAX);
+        self.send_unnamed(sql, param_oids, params, max_rows)
+    }
+
+    fn send_unnamed(
+        &mut self,
+        sql: &str,
+        param_oids: &[u32],
+        params: &[Option<Vec<u8>>],
+        max_rows: i32,
+    ) -> Result<RequestId, Error> {
         self.enqueue(
             sql,
             params,
-            Spec::Portal {
+            Spec::Unnamed {
                 sql: sql.to_owned(),
                 param_oids: param_oids.to_vec(),
                 params: params.to_vec(),
@@ -968,16 +967,23 @@ impl Connection {
             portal_rows: 0,
         };
         match queued.spec {
-            Spec::OneShot {
+            Spec::Unnamed {
                 sql,
                 param_oids,
                 params,
+                max_rows,
             } => {
                 request::parse("", &sql, &param_oids, &mut buf)?;
                 request::bind("", &params, &[1], &mut buf)?;
                 request::describe_portal(&mut buf)?;
-                request::execute(0, &mut buf)?;
-                request::sync(&mut buf);
+                request::execute(max_rows, &mut buf)?;
+                if max_rows == 0 {
+                    request::sync(&mut buf);
+                } else {
+                    request::flush(&mut buf);
+                    pending.sync_sent = false;
+                    pending.portal_rows = max_rows;
+                }
             }
             Spec::Prepared {
                 sql,
@@ -1020,20 +1026,6 @@ impl Connection {
                         });
                     }
                 }
-            }
-            Spec::Portal {
-                sql,
-                param_oids,
-                params,
-                max_rows,
-            } => {
-                request::parse("", &sql, &param_oids, &mut buf)?;
-                request::bind("", &params, &[1], &mut buf)?;
-                request::describe_portal(&mut buf)?;
-                request::execute(max_rows, &mut buf)?;
-                request::flush(&mut buf);
-                pending.sync_sent = false;
-                pending.portal_rows = max_rows;
             }
             Spec::Simple { sql, copy_in } => {
                 request::simple_query(&sql, &mut buf)?;

@@ -336,20 +336,34 @@ pub(crate) fn server_error(tag: u8, body: &[u8]) -> Result<ServerError, Protocol
             break;
         }
         let value = String::from_utf8_lossy(fields.cstr()?).into_owned();
-        match kind {
-            b'S' => localized_severity = Some(value),
-            b'V' => error.severity = value,
-            b'C' => error.code = value,
-            b'M' => error.message = value,
-            b'D' => error.detail = Some(value),
-            b'H' => error.hint = Some(value),
-            b'P' => error.position = value.parse().ok(),
-            b's' => error.schema = Some(value),
-            b't' => error.table = Some(value),
-            b'c' => error.column = Some(value),
-            b'n' => error.constraint = Some(value),
-            _ => {}
-        }
+        // One assignment for all the optional fields keeps this small.
+        let slot = match kind {
+            b'V' => {
+                error.severity = value;
+                continue;
+            }
+            b'C' => {
+                error.code = value;
+                continue;
+            }
+            b'M' => {
+                error.message = value;
+                continue;
+            }
+            b'P' => {
+                error.position = value.parse().ok();
+                continue;
+            }
+            b'S' => &mut localized_severity,
+            b'D' => &mut error.detail,
+            b'H' => &mut error.hint,
+            b's' => &mut error.schema,
+            b't' => &mut error.table,
+            b'c' => &mut error.column,
+            b'n' => &mut error.constraint,
+            _ => continue,
+        };
+        *slot = Some(value);
     }
     // `V` (never localized, PostgreSQL 9.6+) is what code can branch on;
     // older servers only send the localized `S`.
