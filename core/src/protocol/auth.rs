@@ -1,12 +1,10 @@
 //! The authentication exchange between StartupMessage and AuthenticationOk.
 
 use bytes::BytesMut;
-use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::md5_hash;
-use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 
-use super::message::{malformed, message_name};
+use super::message::{self, message_name, ServerMessage};
 use super::scram::{self, ScramClient, ScramError, ServerSignature};
 use super::ProtocolError;
 use crate::error::Error;
@@ -59,34 +57,34 @@ impl Authenticator {
     /// Handles one Authentication (`R`) message, queueing any reply in `out`.
     pub(crate) fn handle(
         &mut self,
-        message: Message,
+        message: ServerMessage,
         out: &mut BytesMut,
     ) -> Result<AuthProgress, Error> {
         let step = std::mem::replace(&mut self.step, Step::AwaitingRequest);
         let (next, progress) = match (step, message) {
             (
                 Step::AwaitingRequest | Step::PasswordSent | Step::ScramVerified,
-                Message::AuthenticationOk,
+                ServerMessage::AuthenticationOk,
             ) => (Step::AwaitingRequest, AuthProgress::Authenticated),
-            (Step::ScramFirstSent(_) | Step::ScramFinalSent(_), Message::AuthenticationOk) => {
+            (
+                Step::ScramFirstSent(_) | Step::ScramFinalSent(_),
+                ServerMessage::AuthenticationOk,
+            ) => {
                 return Err(ProtocolError::from(ScramError::Incomplete).into());
             }
-            (Step::AwaitingRequest, Message::AuthenticationCleartextPassword) => {
+            (Step::AwaitingRequest, ServerMessage::AuthenticationCleartextPassword) => {
                 let password = self.password_for("cleartext password")?;
                 frontend::password_message(password.as_bytes(), out).map_err(encode_error)?;
                 (Step::PasswordSent, AuthProgress::Continue)
             }
-            (Step::AwaitingRequest, Message::AuthenticationMd5Password(body)) => {
+            (Step::AwaitingRequest, ServerMessage::AuthenticationMd5Password(salt)) => {
                 let password = self.password_for("MD5")?;
-                let hash = md5_hash(self.user.as_bytes(), password.as_bytes(), body.salt());
+                let hash = md5_hash(self.user.as_bytes(), password.as_bytes(), salt);
                 frontend::password_message(hash.as_bytes(), out).map_err(encode_error)?;
                 (Step::PasswordSent, AuthProgress::Continue)
             }
-            (Step::AwaitingRequest, Message::AuthenticationSasl(body)) => {
-                let mechanisms: Vec<&str> = body
-                    .mechanisms()
-                    .collect()
-                    .map_err(|e| malformed(b'R', e))?;
+            (Step::AwaitingRequest, ServerMessage::AuthenticationSasl(body)) => {
+                let mechanisms = message::sasl_mechanisms(body)?;
                 if !mechanisms.contains(&scram::MECHANISM) {
                     return Err(ProtocolError::UnsupportedAuth {
                         method: format!("SASL with mechanisms [{}]", mechanisms.join(", ")),
@@ -105,25 +103,18 @@ impl Authenticator {
                 .map_err(encode_error)?;
                 (Step::ScramFirstSent(client), AuthProgress::Continue)
             }
-            (Step::ScramFirstSent(client), Message::AuthenticationSaslContinue(body)) => {
+            (Step::ScramFirstSent(client), ServerMessage::AuthenticationSaslContinue(data)) => {
                 let (signature, client_final) = client
-                    .handle_server_first(body.data())
+                    .handle_server_first(data)
                     .map_err(ProtocolError::from)?;
                 frontend::sasl_response(client_final.as_bytes(), out).map_err(encode_error)?;
                 (Step::ScramFinalSent(signature), AuthProgress::Continue)
             }
-            (Step::ScramFinalSent(signature), Message::AuthenticationSaslFinal(body)) => {
-                signature.verify(body.data()).map_err(ProtocolError::from)?;
+            (Step::ScramFinalSent(signature), ServerMessage::AuthenticationSaslFinal(data)) => {
+                signature.verify(data).map_err(ProtocolError::from)?;
                 (Step::ScramVerified, AuthProgress::Continue)
             }
-            (
-                _,
-                Message::AuthenticationKerberosV5
-                | Message::AuthenticationScmCredential
-                | Message::AuthenticationGss
-                | Message::AuthenticationGssContinue(_)
-                | Message::AuthenticationSspi,
-            ) => {
+            (_, ServerMessage::AuthenticationUnsupported) => {
                 return Err(ProtocolError::UnsupportedAuth {
                     method: "Kerberos, GSSAPI, SSPI or SCM credentials".into(),
                 }

@@ -1,15 +1,14 @@
 //! The connection state machine: bytes in, bytes and events out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 use bytes::BytesMut;
-use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 
 use super::auth::{AuthProgress, Authenticator};
 use super::config::StartupConfig;
-use super::message::{self, malformed, message_name, MessageReader};
+use super::message::{self, malformed, message_name, MessageReader, ServerMessage};
 use super::request;
 use super::ProtocolError;
 use crate::error::{Error, ServerError};
@@ -125,22 +124,19 @@ enum Phase {
 /// transmitted, so a prepared statement sees the statement cache as it is
 /// at that moment (an earlier request may have just prepared it).
 enum Spec {
-    OneShot {
+    /// An unnamed statement: run whole when `max_rows` is 0, otherwise
+    /// through a portal returning batches of `max_rows`.
+    Unnamed {
         sql: String,
         param_oids: Vec<u32>,
         params: Vec<Option<Vec<u8>>>,
+        max_rows: i32,
     },
     Prepared {
         sql: String,
         param_oids: Vec<u32>,
         params: Vec<Option<Vec<u8>>>,
         retried: bool,
-    },
-    Portal {
-        sql: String,
-        param_oids: Vec<u32>,
-        params: Vec<Option<Vec<u8>>>,
-        max_rows: i32,
     },
     Simple {
         sql: String,
@@ -280,9 +276,13 @@ impl KeySet {
 /// Named prepared statements by SQL and parameter types, least recently
 /// used first out. A capacity of 0 means unnamed statements only, which is
 /// what pgbouncer's transaction mode needs.
+///
+/// A list with a fingerprint per entry rather than a hash map, which would
+/// cost the wasm module another KB: a lookup hashes the SQL once and
+/// compares at most `capacity` fingerprints (under a microsecond at 256).
 struct StatementCache {
     capacity: usize,
-    entries: HashMap<CacheKey, CachedStatement>,
+    entries: Vec<CachedStatement>,
     clock: u64,
     next_name: u64,
     /// Statement names are `{prefix}_{n}`. Sessions that share one server
@@ -291,15 +291,34 @@ struct StatementCache {
 }
 
 struct CachedStatement {
+    fingerprint: u64,
+    key: CacheKey,
     name: String,
     columns: Vec<ColumnDesc>,
     last_used: u64,
 }
 
 impl StatementCache {
+    fn position(&self, key: &CacheKey) -> Option<usize> {
+        let fingerprint = fingerprint(key);
+        self.entries
+            .iter()
+            .position(|e| e.fingerprint == fingerprint && e.key == *key)
+    }
+
+    fn contains(&self, key: &CacheKey) -> bool {
+        self.position(key).is_some()
+    }
+
+    fn remove(&mut self, key: &CacheKey) -> Option<CachedStatement> {
+        let at = self.position(key)?;
+        Some(self.entries.swap_remove(at))
+    }
+
     fn get(&mut self, key: &CacheKey) -> Option<(String, Vec<ColumnDesc>)> {
         self.clock += 1;
-        let entry = self.entries.get_mut(key)?;
+        let at = self.position(key)?;
+        let entry = self.entries.get_mut(at)?;
         entry.last_used = self.clock;
         Some((entry.name.clone(), entry.columns.clone()))
     }
@@ -312,14 +331,14 @@ impl StatementCache {
     /// Inserts, returning the names of statements evicted to make room.
     fn insert(&mut self, key: CacheKey, name: String, columns: Vec<ColumnDesc>) -> Vec<String> {
         self.clock += 1;
-        self.entries.insert(
+        self.remove(&key);
+        self.entries.push(CachedStatement {
+            fingerprint: fingerprint(&key),
             key,
-            CachedStatement {
-                name,
-                columns,
-                last_used: self.clock,
-            },
-        );
+            name,
+            columns,
+            last_used: self.clock,
+        });
         self.shrink()
     }
 
@@ -329,17 +348,24 @@ impl StatementCache {
             let Some(oldest) = self
                 .entries
                 .iter()
+                .enumerate()
                 .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
+                .map(|(at, _)| at)
             else {
                 break;
             };
-            if let Some(entry) = self.entries.remove(&oldest) {
-                evicted.push(entry.name);
-            }
+            evicted.push(self.entries.swap_remove(oldest).name);
         }
         evicted
     }
+}
+
+/// FNV-1a of the SQL: statements generated from one shape share long
+/// prefixes and lengths, which a plain comparison would walk through.
+fn fingerprint((sql, _): &CacheKey) -> u64 {
+    sql.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The default number of prepared statements kept per connection.
@@ -432,7 +458,7 @@ impl Connection {
             transaction_status: TransactionStatus::Idle,
             cache: StatementCache {
                 capacity: DEFAULT_STATEMENT_CACHE,
-                entries: HashMap::new(),
+                entries: Vec::new(),
                 clock: 0,
                 next_name: 0,
                 prefix: "keel".to_owned(),
@@ -476,43 +502,32 @@ impl Connection {
             Phase::Terminated => return Ok(()),
             _ => {}
         }
-        self.reader.extend(bytes);
-        loop {
-            match self.fast_data_row() {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(error) => return Err(self.fail(error.into())),
+        // Out of `self` while its messages are handled, which borrow it.
+        let mut reader = std::mem::take(&mut self.reader);
+        reader.extend(bytes);
+        match self.read_messages(&mut reader) {
+            Ok(()) => {
+                self.reader = reader;
+                Ok(())
             }
-            let (tag, message) = match self.reader.next_message() {
-                Ok(Some(next)) => next,
-                Ok(None) => return Ok(()),
-                Err(error) => return Err(self.fail(error.into())),
-            };
-            if let Err(error) = self.dispatch(tag, message) {
-                return Err(self.fail(error));
-            }
+            Err(error) => Err(self.fail(error)),
         }
     }
 
-    /// Appends the next message to the front request's rows when it is a
-    /// complete `DataRow` and rows are what the request awaits: most of a
-    /// large result, read without building a postgres-protocol message.
-    /// `Ok(false)` leaves the message to the general path.
-    fn fast_data_row(&mut self) -> Result<bool, ProtocolError> {
-        let Some(body) = self.reader.peek_data_row() else {
-            return Ok(false);
-        };
-        let Some(Pending {
-            progress: Progress::Rows(rows),
-            ..
-        }) = self.pending.front_mut()
-        else {
-            return Ok(false);
-        };
-        message::push_data_row(rows, body)?;
-        let len = body.len();
-        self.reader.consume(len);
-        Ok(true)
+    fn read_messages(&mut self, reader: &mut MessageReader) -> Result<(), Error> {
+        while let Some((tag, body)) = reader.next_message()? {
+            let len = body.len();
+            match self.pending.front_mut() {
+                // Most of a large result: straight into the rows.
+                Some(Pending {
+                    progress: Progress::Rows(rows),
+                    ..
+                }) if tag == b'D' => message::push_data_row(rows, body, &message::FAST_ROW)?,
+                _ => self.dispatch(tag, message::parse(tag, body)?)?,
+            }
+            reader.consume(len);
+        }
+        Ok(())
     }
 
     /// Everything queued since the last call, as one buffer so that a
@@ -543,15 +558,7 @@ impl Connection {
         param_oids: &[u32],
         params: &[Option<Vec<u8>>],
     ) -> Result<RequestId, Error> {
-        self.enqueue(
-            sql,
-            params,
-            Spec::OneShot {
-                sql: sql.to_owned(),
-                param_oids: param_oids.to_vec(),
-                params: params.to_vec(),
-            },
-        )
+        self.send_unnamed(sql, param_oids, params, 0)
     }
 
     /// Queues a statement through the statement cache. The first time a
@@ -589,10 +596,20 @@ impl Connection {
         max_rows: u32,
     ) -> Result<RequestId, Error> {
         let max_rows = i32::try_from(max_rows.max(1)).unwrap_or(i32::MAX);
+        self.send_unnamed(sql, param_oids, params, max_rows)
+    }
+
+    fn send_unnamed(
+        &mut self,
+        sql: &str,
+        param_oids: &[u32],
+        params: &[Option<Vec<u8>>],
+        max_rows: i32,
+    ) -> Result<RequestId, Error> {
         self.enqueue(
             sql,
             params,
-            Spec::Portal {
+            Spec::Unnamed {
                 sql: sql.to_owned(),
                 param_oids: param_oids.to_vec(),
                 params: params.to_vec(),
@@ -859,7 +876,7 @@ impl Connection {
                 sql, param_oids, ..
             } if self.cache.capacity > 0 => {
                 let key = (sql.clone(), param_oids.clone());
-                (!self.cache.entries.contains_key(&key)).then_some(key)
+                (!self.cache.contains(&key)).then_some(key)
             }
             _ => None,
         }
@@ -950,16 +967,23 @@ impl Connection {
             portal_rows: 0,
         };
         match queued.spec {
-            Spec::OneShot {
+            Spec::Unnamed {
                 sql,
                 param_oids,
                 params,
+                max_rows,
             } => {
                 request::parse("", &sql, &param_oids, &mut buf)?;
                 request::bind("", &params, &[1], &mut buf)?;
                 request::describe_portal(&mut buf)?;
-                request::execute(0, &mut buf)?;
-                request::sync(&mut buf);
+                request::execute(max_rows, &mut buf)?;
+                if max_rows == 0 {
+                    request::sync(&mut buf);
+                } else {
+                    request::flush(&mut buf);
+                    pending.sync_sent = false;
+                    pending.portal_rows = max_rows;
+                }
             }
             Spec::Prepared {
                 sql,
@@ -1002,20 +1026,6 @@ impl Connection {
                         });
                     }
                 }
-            }
-            Spec::Portal {
-                sql,
-                param_oids,
-                params,
-                max_rows,
-            } => {
-                request::parse("", &sql, &param_oids, &mut buf)?;
-                request::bind("", &params, &[1], &mut buf)?;
-                request::describe_portal(&mut buf)?;
-                request::execute(max_rows, &mut buf)?;
-                request::flush(&mut buf);
-                pending.sync_sent = false;
-                pending.portal_rows = max_rows;
             }
             Spec::Simple { sql, copy_in } => {
                 request::simple_query(&sql, &mut buf)?;
@@ -1078,7 +1088,6 @@ impl Connection {
         self.phase = Phase::Broken {
             reason: error.to_string(),
         };
-        self.reader.clear();
         self.transmit.clear();
         self.queue.clear();
         self.pending.clear();
@@ -1091,11 +1100,11 @@ impl Connection {
         unexpected_in(tag, self.state_name())
     }
 
-    fn dispatch(&mut self, tag: u8, message: Message) -> Result<(), Error> {
+    fn dispatch(&mut self, tag: u8, message: ServerMessage) -> Result<(), Error> {
         let message = match message {
-            Message::ParameterStatus(body) => {
-                let name = message::text(tag, body.name())?;
-                let value = message::text(tag, body.value())?;
+            ServerMessage::ParameterStatus { name, value } => {
+                let name = message::text(tag, name)?;
+                let value = message::text(tag, value)?;
                 match self.parameters.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, v)) => v.clone_from(&value),
                     None => self.parameters.push((name.clone(), value.clone())),
@@ -1104,23 +1113,27 @@ impl Connection {
                     .push_back(Event::ParameterStatus { name, value });
                 return Ok(());
             }
-            Message::NoticeResponse(body) => {
-                let notice = message::server_error(tag, body.fields())?;
+            ServerMessage::NoticeResponse(body) => {
+                let notice = message::server_error(tag, body)?;
                 self.events.push_back(Event::Notice(notice));
                 return Ok(());
             }
-            Message::NotificationResponse(body) => {
-                let channel = message::text(tag, body.channel())?;
-                let payload = message::text(tag, body.message())?;
+            ServerMessage::NotificationResponse {
+                process_id,
+                channel,
+                payload,
+            } => {
+                let channel = message::text(tag, channel)?;
+                let payload = message::text(tag, payload)?;
                 self.events.push_back(Event::Notification {
-                    process_id: body.process_id(),
+                    process_id,
                     channel,
                     payload,
                 });
                 return Ok(());
             }
-            Message::ErrorResponse(body) => {
-                let error = message::server_error(tag, body.fields())?;
+            ServerMessage::ErrorResponse(body) => {
+                let error = message::server_error(tag, body)?;
                 return self.on_error_response(error);
             }
             other => other,
@@ -1134,15 +1147,12 @@ impl Connection {
             }
             Phase::Authenticating(_) => Err(self.unexpected(tag)),
             Phase::Starting => match message {
-                Message::BackendKeyData(body) => {
-                    self.backend_key = Some(BackendKey {
-                        process_id: body.process_id(),
-                        secret_key: body.secret_key(),
-                    });
+                ServerMessage::BackendKeyData(key) => {
+                    self.backend_key = Some(key);
                     Ok(())
                 }
-                Message::ReadyForQuery(body) => {
-                    self.transaction_status = transaction_status(body.status())?;
+                ServerMessage::ReadyForQuery(status) => {
+                    self.transaction_status = transaction_status(status)?;
                     self.phase = Phase::Ready;
                     self.events.push_back(Event::Connected);
                     self.release();
@@ -1187,9 +1197,9 @@ impl Connection {
         Ok(())
     }
 
-    fn on_response(&mut self, tag: u8, message: Message) -> Result<(), Error> {
-        if let Message::ReadyForQuery(body) = &message {
-            let status = transaction_status(body.status())?;
+    fn on_response(&mut self, tag: u8, message: ServerMessage) -> Result<(), Error> {
+        if let ServerMessage::ReadyForQuery(status) = message {
+            let status = transaction_status(status)?;
             return self.finish_request(tag, status);
         }
         let Some(front) = self.pending.front_mut() else {
@@ -1205,65 +1215,69 @@ impl Connection {
                 self.on_simple(id, &mut state, tag, message)?;
                 Progress::Simple(state)
             }
-            (Progress::AwaitingParse { describe_next }, Message::ParseComplete) => {
+            (Progress::AwaitingParse { describe_next }, ServerMessage::ParseComplete) => {
                 if describe_next {
                     Progress::AwaitingParameterDescription
                 } else {
                     Progress::AwaitingBind(None)
                 }
             }
-            (Progress::AwaitingParameterDescription, Message::ParameterDescription(_)) => {
+            (Progress::AwaitingParameterDescription, ServerMessage::ParameterDescription) => {
                 Progress::AwaitingStatementDescription
             }
-            (Progress::AwaitingStatementDescription, Message::RowDescription(body)) => {
-                let columns = message::columns(&body)?;
+            (
+                Progress::AwaitingStatementDescription,
+                ServerMessage::RowDescription { columns, fields },
+            ) => {
+                let columns = message::columns(columns, fields)?;
                 return self.on_described(columns);
             }
-            (Progress::AwaitingStatementDescription, Message::NoData) => {
+            (Progress::AwaitingStatementDescription, ServerMessage::NoData) => {
                 return self.on_described(Vec::new());
             }
-            (Progress::AwaitingBind(columns), Message::BindComplete) => match columns {
+            (Progress::AwaitingBind(columns), ServerMessage::BindComplete) => match columns {
                 Some(columns) => Progress::Rows(RawRows::new(columns)),
                 None => Progress::AwaitingPortalDescription,
             },
-            (Progress::AwaitingPortalDescription, Message::RowDescription(body)) => {
-                Progress::Rows(RawRows::new(message::columns(&body)?))
-            }
-            (Progress::AwaitingPortalDescription, Message::NoData) => {
+            (
+                Progress::AwaitingPortalDescription,
+                ServerMessage::RowDescription { columns, fields },
+            ) => Progress::Rows(RawRows::new(message::columns(columns, fields)?)),
+            (Progress::AwaitingPortalDescription, ServerMessage::NoData) => {
                 Progress::Rows(RawRows::new(Vec::new()))
             }
-            (Progress::Rows(mut rows), Message::DataRow(body)) => {
-                message::push_data_row_body(&mut rows, &body)?;
+            (Progress::Rows(mut rows), ServerMessage::DataRow(body)) => {
+                message::push_data_row(&mut rows, body, &message::PARSED_ROW)?;
                 Progress::Rows(rows)
             }
-            (Progress::Rows(rows), Message::CommandComplete(body)) => {
-                let tag = message::text(tag, body.tag())?;
+            (Progress::Rows(rows), ServerMessage::CommandComplete(command)) => {
+                let tag = message::text(tag, command)?;
                 self.complete_front(rows, tag)
             }
-            (Progress::Rows(rows), Message::EmptyQueryResponse) => {
+            (Progress::Rows(rows), ServerMessage::EmptyQueryResponse) => {
                 self.complete_front(rows, String::new())
             }
-            (Progress::Rows(rows), Message::PortalSuspended) => {
+            (Progress::Rows(rows), ServerMessage::PortalSuspended) => {
                 let columns = rows.columns().to_vec();
                 self.events.push_back(Event::RowBatch { id, rows });
                 Progress::Suspended(columns)
             }
-            (Progress::Rows(rows), Message::CopyOutResponse(_)) => Progress::CopyOut(rows),
-            (Progress::CopyOut(rows), Message::CopyData(body)) => {
+            (Progress::Rows(rows), ServerMessage::CopyOutResponse) => Progress::CopyOut(rows),
+            (Progress::CopyOut(rows), ServerMessage::CopyData(data)) => {
                 self.events.push_back(Event::CopyData {
                     id,
-                    data: body.data().to_vec(),
+                    data: data.to_vec(),
                 });
                 Progress::CopyOut(rows)
             }
-            (Progress::CopyOut(rows), Message::CopyDone) => Progress::Rows(rows),
-            (Progress::AwaitingClose, Message::CloseComplete) => Progress::Complete {
+            (Progress::CopyOut(rows), ServerMessage::CopyDone) => Progress::Rows(rows),
+            (Progress::AwaitingClose, ServerMessage::CloseComplete) => Progress::Complete {
                 rows: RawRows::default(),
                 tag: String::new(),
             },
             // Pipelined messages behind the statement would reach the server
             // while it waits for COPY data; copy_in exists for this.
-            (_, Message::CopyInResponse(_)) => {
+            (_, ServerMessage::CopyInResponse { .. }) => {
                 return Err(ProtocolError::Unsupported {
                     what: "COPY FROM STDIN through an extended query (use copy_in)",
                 }
@@ -1333,50 +1347,49 @@ impl Connection {
         id: RequestId,
         state: &mut SimpleState,
         tag: u8,
-        message: Message,
+        message: ServerMessage,
     ) -> Result<(), Error> {
         match message {
-            Message::RowDescription(body) if !state.copy_out_active => {
-                state.current = Some(RawRows::new(message::columns(&body)?));
+            ServerMessage::RowDescription { columns, fields } if !state.copy_out_active => {
+                state.current = Some(RawRows::new(message::columns(columns, fields)?));
             }
-            Message::DataRow(body) if !state.copy_out_active => {
+            ServerMessage::DataRow(body) if !state.copy_out_active => {
                 let rows = state.current.as_mut().ok_or_else(|| self.unexpected(tag))?;
-                message::push_data_row_body(rows, &body)?;
+                message::push_data_row(rows, body, &message::PARSED_ROW)?;
             }
-            Message::CommandComplete(body) if !state.copy_out_active => {
+            ServerMessage::CommandComplete(command) if !state.copy_out_active => {
                 state.results.push(StatementResult {
                     rows: state.current.take().unwrap_or_default(),
-                    tag: message::text(tag, body.tag())?,
+                    tag: message::text(tag, command)?,
                 });
             }
-            Message::EmptyQueryResponse if !state.copy_out_active => {
+            ServerMessage::EmptyQueryResponse if !state.copy_out_active => {
                 state.results.push(StatementResult {
                     rows: RawRows::default(),
                     tag: String::new(),
                 });
             }
-            Message::CopyOutResponse(_) if !state.copy_out_active => state.copy_out_active = true,
-            Message::CopyData(body) if state.copy_out_active => {
+            ServerMessage::CopyOutResponse if !state.copy_out_active => {
+                state.copy_out_active = true
+            }
+            ServerMessage::CopyData(data) if state.copy_out_active => {
                 self.events.push_back(Event::CopyData {
                     id,
-                    data: body.data().to_vec(),
+                    data: data.to_vec(),
                 });
             }
-            Message::CopyDone if state.copy_out_active => state.copy_out_active = false,
-            Message::CopyInResponse(body) if !state.copy_in_active && !state.copy_out_active => {
+            ServerMessage::CopyDone if state.copy_out_active => state.copy_out_active = false,
+            ServerMessage::CopyInResponse {
+                format,
+                columns,
+                formats,
+            } if !state.copy_in_active && !state.copy_out_active => {
                 if state.copy_in_allowed {
                     state.copy_in_active = true;
-                    let mut columns = 0usize;
-                    let mut formats = body.column_formats();
-                    while fallible_iterator::FallibleIterator::next(&mut formats)
-                        .map_err(|e| malformed(tag, e))?
-                        .is_some()
-                    {
-                        columns += 1;
-                    }
+                    let columns = message::copy_columns(columns, formats)?;
                     self.events.push_back(Event::CopyInReady {
                         id,
-                        binary: body.format() == 1,
+                        binary: format == 1,
                         columns,
                     });
                 } else {
@@ -1413,7 +1426,7 @@ impl Connection {
                     // The server lost the statement or its result type
                     // changed: forget it, and prepare it afresh once, unless
                     // the failure aborted a transaction block.
-                    if let Some(stale) = self.cache.entries.remove(&key) {
+                    if let Some(stale) = self.cache.remove(&key) {
                         if error.code != "26000" {
                             self.enqueue_internal(Spec::Close { name: stale.name });
                         }
@@ -1510,7 +1523,7 @@ fn transaction_status(status: u8) -> Result<TransactionStatus, ProtocolError> {
         b'E' => Ok(TransactionStatus::Failed),
         other => Err(malformed(
             b'Z',
-            format!("unknown transaction status {:?}", char::from(other)),
+            &format_args!("unknown transaction status {:?}", char::from(other)),
         )),
     }
 }
