@@ -122,9 +122,11 @@ test("in workerd over cloudflare:sockets with TLS: same SQL and rows; a refused,
     await failsWith({ hostname: "127.0.0.1", port }, /TLS handshake failed/);
     // A worker without the test CA does not trust the certificate.
     await failsWith({ hostname: "localhost", port }, /TLS handshake failed/, mf);
+    // A socket opened without secureTransport "starttls" cannot be upgraded.
+    await failsWith({ hostname: "localhost", port, plain: "1" }, /secureTransport: "starttls"/);
     // The test server itself speaks no TLS: it answers the SSLRequest with N.
     await failsWith({ hostname: pg.host, port: String(pg.port) }, /does not accept TLS/);
-    assert.equal(relay.connections, relayed + 2);
+    assert.equal(relay.connections, relayed + 3);
   } finally {
     await trusting.dispose();
     await relay.stop();

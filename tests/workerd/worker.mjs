@@ -9,14 +9,14 @@ let moduleScopeClient = null;
 
 /**
  * A TLS socket the PostgreSQL way: the search parameters say where to
- * (`hostname`, `port`) and, with `name`, which name the certificate must
- * carry when it is not the host name.
+ * (`hostname`, `port`), with `name`, which name the certificate must carry
+ * when it is not the host name, and with `plain=1`, that the socket is
+ * opened without `secureTransport: "starttls"`.
  */
 function tlsTransport(params) {
-  const socket = tcpConnect(
-    { hostname: params.get("hostname"), port: Number(params.get("port")) },
-    { secureTransport: "starttls" },
-  );
+  const address = { hostname: params.get("hostname"), port: Number(params.get("port")) };
+  // `plain=1` forgets the starttls option, as a user might.
+  const socket = params.get("plain") === "1" ? tcpConnect(address) : tcpConnect(address, { secureTransport: "starttls" });
   const name = params.get("name");
   return socketTransport(socket, { tls: name === null ? true : { expectedServerHostname: name } });
 }
