@@ -1,9 +1,10 @@
 //! The state of one compilation: the SQL being written, its parameters, and
 //! the tables in scope that names resolve against.
 
+use std::fmt::Arguments;
 use std::rc::Rc;
 
-use super::error::CompileError;
+use super::error::{CompileError, Error, R};
 use crate::schema::{Column, NamedType, PgType, Schema, Table};
 use crate::types::json::describe;
 use crate::types::{Array, Value};
@@ -57,12 +58,10 @@ impl ColumnRef<'_> {
     }
 
     /// An error about a use of this column.
-    pub fn invalid(&self, problem: String) -> CompileError {
-        CompileError::InvalidColumn {
-            model: self.table.name.clone(),
-            column: self.column().name.clone(),
-            problem,
-        }
+    #[cold]
+    #[inline(never)]
+    pub fn invalid(&self, problem: Arguments<'_>) -> Error {
+        CompileError::invalid_column(&self.table.name, &self.column().name, problem)
     }
 }
 
@@ -95,25 +94,22 @@ impl<'s> Ctx<'s> {
         }
     }
 
-    pub fn table(&self, name: &str) -> Result<TableRef<'s>, CompileError> {
+    pub fn table(&self, name: &str) -> R<TableRef<'s>> {
         if let Some(t) = self.ctes.iter().rev().find(|t| t.name == name) {
             return Ok(TableRef::Virtual(Rc::clone(t)));
         }
         self.schema
             .table(name)
             .map(TableRef::Schema)
-            .ok_or_else(|| CompileError::UnknownModel {
-                model: name.to_owned(),
-            })
+            .ok_or_else(|| CompileError::unknown_model(name))
     }
 
     /// The model errors name at the current level.
-    pub fn model(&self) -> String {
+    pub fn model(&self) -> &str {
         self.frames
             .last()
             .and_then(|f| f.entries.first())
-            .map(|e| e.table.name.clone())
-            .unwrap_or_default()
+            .map_or("", |e| e.table.name.as_str())
     }
 
     pub fn push_frame(&mut self, entry: Entry<'s>) {
@@ -128,16 +124,19 @@ impl<'s> Ctx<'s> {
         self.frames.pop();
     }
 
-    pub fn add_entry(&mut self, entry: Entry<'s>) -> Result<(), CompileError> {
-        let model = self.model();
-        let frame = self
-            .frames
-            .last_mut()
-            .ok_or_else(|| CompileError::invalid(&model, "a join outside a select"))?;
-        if frame.entries.iter().any(|e| e.name == entry.name) {
+    pub fn add_entry(&mut self, entry: Entry<'s>) -> R<()> {
+        let Some(frame) = self.frames.last_mut() else {
+            // No level, so no model to name.
             return Err(CompileError::invalid(
-                &model,
-                format!(
+                "",
+                format_args!("a join outside a select"),
+            ));
+        };
+        if frame.entries.iter().any(|e| e.name == entry.name) {
+            let model = frame.entries.first().map_or("", |e| e.table.name.as_str());
+            return Err(CompileError::invalid(
+                model,
+                format_args!(
                     "{:?} is joined twice; give one an alias with \"as\"",
                     entry.name
                 ),
@@ -149,11 +148,8 @@ impl<'s> Ctx<'s> {
     }
 
     /// Resolves `column` or `qualifier.column`.
-    pub fn resolve(&self, name: &str) -> Result<ColumnRef<'s>, CompileError> {
-        let unknown = |model: String| CompileError::UnknownColumn {
-            model,
-            column: name.to_owned(),
-        };
+    pub fn resolve(&self, name: &str) -> R<ColumnRef<'s>> {
+        let unknown = |model: &str| CompileError::unknown_column(model, name);
         if let Some((qualifier, column)) = name.rsplit_once('.') {
             for frame in self.frames.iter().rev() {
                 if let Some(entry) = frame.entries.iter().find(|e| e.name == qualifier) {
@@ -162,10 +158,7 @@ impl<'s> Ctx<'s> {
                         .columns
                         .iter()
                         .position(|c| c.name == column)
-                        .ok_or_else(|| CompileError::UnknownColumn {
-                            model: entry.table.name.clone(),
-                            column: column.to_owned(),
-                        })?;
+                        .ok_or_else(|| CompileError::unknown_column(&entry.table.name, column))?;
                     return Ok(ColumnRef {
                         entry: entry.name.clone(),
                         table: entry.table.clone(),
@@ -176,7 +169,7 @@ impl<'s> Ctx<'s> {
             }
             // Not a qualifier in scope: the name may itself contain a dot.
         }
-        let frame = self.frames.last().ok_or_else(|| unknown(String::new()))?;
+        let frame = self.frames.last().ok_or_else(|| unknown(""))?;
         // The level's own table first, then a unique match among its joins.
         let mut found = None;
         for entry in &frame.entries {
@@ -225,7 +218,7 @@ impl<'s> Ctx<'s> {
         ty: &PgType,
         model: &str,
         column: &str,
-    ) -> Result<(), CompileError> {
+    ) -> R<()> {
         let value = self.value_of(json, ty, model, column)?;
         if self.inline {
             return push_literal(&mut self.sql, json, ty, model, column);
@@ -248,12 +241,8 @@ impl<'s> Ctx<'s> {
     }
 
     /// [`Ctx::bind_json`] for a value of the current level's `subject`.
-    pub fn bind_subject(
-        &mut self,
-        json: &serde_json::Value,
-        ty: &PgType,
-    ) -> Result<(), CompileError> {
-        let model = self.model();
+    pub fn bind_subject(&mut self, json: &serde_json::Value, ty: &PgType) -> R<()> {
+        let model = self.model().to_owned();
         let subject = std::mem::take(&mut self.subject);
         let bound = self.bind_json(json, ty, &model, &subject);
         self.subject = subject;
@@ -273,13 +262,8 @@ impl<'s> Ctx<'s> {
         ty: &PgType,
         model: &str,
         column: &str,
-    ) -> Result<Value, CompileError> {
-        let mismatch = |found: String| CompileError::TypeMismatch {
-            model: model.to_owned(),
-            column: column.to_owned(),
-            expected: ty.clone(),
-            found,
-        };
+    ) -> R<Value> {
+        let mismatch = |found: String| CompileError::type_mismatch(model, column, ty, found);
         match ty {
             PgType::Named(name) => match self.schema.named_type(name) {
                 Some(NamedType::Enum(e)) => match json {
@@ -294,11 +278,7 @@ impl<'s> Ctx<'s> {
                     self.value_of(json, &base, model, column)
                         .map_err(|_| mismatch(describe(json)))
                 }
-                None => Err(CompileError::InvalidColumn {
-                    model: model.to_owned(),
-                    column: column.to_owned(),
-                    problem: format!("type {name:?} is neither a built-in type nor declared in the schema's enums or domains"),
-                }),
+                None => Err(CompileError::invalid_column(model, column, format_args!("type {name:?} is neither a built-in type nor declared in the schema's enums or domains"))),
             },
             // An empty list is a valid array of any type (an `in` with no
             // values, a plan's key placeholder); the codec wants a shape to
@@ -378,7 +358,7 @@ fn push_literal(
     ty: &PgType,
     model: &str,
     column: &str,
-) -> Result<(), CompileError> {
+) -> R<()> {
     use serde_json::Value as J;
     let text = match json {
         J::Null => {
@@ -390,19 +370,19 @@ fn push_literal(
         J::String(s) => s.clone(),
         J::Object(_) => crate::json_text::to_string(json),
         J::Array(_) => {
-            return Err(CompileError::InvalidColumn {
-                model: model.to_owned(),
-                column: column.to_owned(),
-                problem: "array values cannot be written into DDL".to_owned(),
-            })
+            return Err(CompileError::invalid_column(
+                model,
+                column,
+                format_args!("array values cannot be written into DDL"),
+            ))
         }
     };
     if text.contains('\0') {
-        return Err(CompileError::InvalidColumn {
-            model: model.to_owned(),
-            column: column.to_owned(),
-            problem: "a NUL character cannot be stored in PostgreSQL text".to_owned(),
-        });
+        return Err(CompileError::invalid_column(
+            model,
+            column,
+            format_args!("a NUL character cannot be stored in PostgreSQL text"),
+        ));
     }
     sql.push_str("E'");
     for c in text.chars() {

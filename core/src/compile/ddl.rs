@@ -4,7 +4,7 @@
 //! trusted developer input like a migration; names are always quoted.
 
 use super::context::{push_ident, push_type, Ctx};
-use super::error::CompileError;
+use super::error::{CompileError, R};
 use super::select::compile_select;
 use crate::schema::{FkAction, Index, Schema, Table, View};
 
@@ -68,11 +68,7 @@ pub fn create_table(schema: &Schema, table: &Table) -> Result<String, CompileErr
         }
         if let crate::schema::PgType::Named(name) = &column.ty {
             if schema.named_type(name).is_none() {
-                return Err(CompileError::InvalidColumn {
-                    model: table.name.clone(),
-                    column: column.name.clone(),
-                    problem: format!("type {name:?} is neither a built-in type nor declared in the schema's enums or domains"),
-                });
+                return Err(*CompileError::invalid_column(&table.name, &column.name, format_args!("type {name:?} is neither a built-in type nor declared in the schema's enums or domains")));
             }
         }
         push_ident(&mut sql, &column.name);
@@ -104,14 +100,12 @@ pub fn create_table(schema: &Schema, table: &Table) -> Result<String, CompileErr
     Ok(sql)
 }
 
-fn foreign_keys(schema: &Schema, table: &Table) -> Result<Vec<String>, CompileError> {
+fn foreign_keys(schema: &Schema, table: &Table) -> R<Vec<String>> {
     let mut out = Vec::new();
     for fk in &table.foreign_keys {
         let target = schema
             .table(&fk.references)
-            .ok_or_else(|| CompileError::UnknownModel {
-                model: fk.references.clone(),
-            })?;
+            .ok_or_else(|| CompileError::unknown_model(&fk.references))?;
         let referenced = if fk.referenced_columns.is_empty() {
             &target.primary_key
         } else {
@@ -150,9 +144,9 @@ pub fn create_index(table: &Table, index: &Index) -> Result<String, CompileError
     push_table_name(&mut sql, table);
     if let Some(method) = &index.using {
         if !method.chars().all(|c| c.is_ascii_lowercase()) || method.is_empty() {
-            return Err(CompileError::invalid(
+            return Err(*CompileError::invalid(
                 &table.name,
-                format!("index method {method:?} is not a plain name"),
+                format_args!("index method {method:?} is not a plain name"),
             ));
         }
         sql.push_str(" USING ");
@@ -203,14 +197,11 @@ fn push_table_name(sql: &mut String, table: &Table) {
     push_ident(sql, &table.name);
 }
 
-fn push_columns(sql: &mut String, table: &Table, columns: &[String]) -> Result<(), CompileError> {
+fn push_columns(sql: &mut String, table: &Table, columns: &[String]) -> R<()> {
     sql.push('(');
     for (i, name) in columns.iter().enumerate() {
         if table.column(name).is_none() {
-            return Err(CompileError::UnknownColumn {
-                model: table.name.clone(),
-                column: name.clone(),
-            });
+            return Err(CompileError::unknown_column(&table.name, name));
         }
         if i > 0 {
             sql.push_str(", ");
@@ -221,11 +212,11 @@ fn push_columns(sql: &mut String, table: &Table, columns: &[String]) -> Result<(
     Ok(())
 }
 
-fn push_string(sql: &mut String, text: &str, model: &str) -> Result<(), CompileError> {
+fn push_string(sql: &mut String, text: &str, model: &str) -> R<()> {
     if text.contains('\0') {
         return Err(CompileError::invalid(
             model,
-            "a NUL character cannot be stored in PostgreSQL text",
+            format_args!("a NUL character cannot be stored in PostgreSQL text"),
         ));
     }
     sql.push_str("E'");

@@ -1,5 +1,7 @@
 //! The typed errors of compilation, each naming the model (and column) at fault.
 
+use std::fmt::Arguments;
+
 use crate::schema::PgType;
 
 /// Why a query definition was rejected, before any I/O. `model` is the table
@@ -96,12 +98,183 @@ impl CompileError {
             }
         }
     }
+}
 
-    pub(crate) fn invalid(model: &str, problem: impl Into<String>) -> CompileError {
-        CompileError::Invalid {
+/// Boxed inside the compiler: a pointer instead of the enum (up to four
+/// `String`s) makes every `Result` it passes up smaller, and so every move
+/// and check of one. The public functions unbox it.
+pub(crate) type Error = Box<CompileError>;
+pub(crate) type R<T> = Result<T, Error>;
+
+/// Unboxes at the public functions' `?`.
+impl From<Box<CompileError>> for CompileError {
+    fn from(error: Box<CompileError>) -> Self {
+        *error
+    }
+}
+
+// The constructors are cold and out of line so each raising site is a call
+// with borrowed arguments rather than inlined `String` building.
+impl CompileError {
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unsupported_version(found: u32) -> Error {
+        Box::new(CompileError::UnsupportedVersion {
+            found,
+            supported: crate::query::FORMAT_VERSION,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unknown_model(model: &str) -> Error {
+        Box::new(CompileError::UnknownModel {
             model: model.to_owned(),
-            problem: problem.into(),
-        }
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unknown_column(model: &str, column: &str) -> Error {
+        Box::new(CompileError::UnknownColumn {
+            model: model.to_owned(),
+            column: column.to_owned(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unknown_relation(model: &str, relation: &str) -> Error {
+        Box::new(CompileError::UnknownRelation {
+            model: model.to_owned(),
+            relation: relation.to_owned(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn type_mismatch(
+        model: &str,
+        column: &str,
+        expected: &PgType,
+        found: String,
+    ) -> Error {
+        Box::new(CompileError::TypeMismatch {
+            model: model.to_owned(),
+            column: column.to_owned(),
+            expected: expected.clone(),
+            found,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn null_not_allowed(model: &str, column: &str) -> Error {
+        Box::new(CompileError::NullNotAllowed {
+            model: model.to_owned(),
+            column: column.to_owned(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unknown_function(model: &str, column: &str, function: &str) -> Error {
+        Box::new(CompileError::UnknownFunction {
+            model: model.to_owned(),
+            column: column.to_owned(),
+            function: function.to_owned(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn wrong_arity(
+        model: &str,
+        column: &str,
+        function: &str,
+        expected: Arguments<'_>,
+        found: usize,
+    ) -> Error {
+        Box::new(CompileError::WrongArity {
+            model: model.to_owned(),
+            column: column.to_owned(),
+            function: function.to_owned(),
+            expected: expected.to_string(),
+            found,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn aggregate_without_group_by(model: &str, column: &str) -> Error {
+        Box::new(CompileError::AggregateWithoutGroupBy {
+            model: model.to_owned(),
+            column: column.to_owned(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn aggregate_not_allowed(model: &str, column: &str, clause: &'static str) -> Error {
+        Box::new(CompileError::AggregateNotAllowed {
+            model: model.to_owned(),
+            column: column.to_owned(),
+            clause,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn no_columns(model: &str) -> Error {
+        Box::new(CompileError::NoColumns {
+            model: model.to_owned(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn duplicate_column(model: &str, column: &str) -> Error {
+        Box::new(CompileError::DuplicateColumn {
+            model: model.to_owned(),
+            column: column.to_owned(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn limit_out_of_range(model: &str, limit: u64) -> Error {
+        Box::new(CompileError::LimitOutOfRange {
+            model: model.to_owned(),
+            limit,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unfiltered_mutation(model: &str, statement: &'static str) -> Error {
+        Box::new(CompileError::UnfilteredMutation {
+            model: model.to_owned(),
+            statement,
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn invalid(model: &str, problem: Arguments<'_>) -> Error {
+        Box::new(CompileError::Invalid {
+            model: model.to_owned(),
+            problem: problem.to_string(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn invalid_column(model: &str, column: &str, problem: Arguments<'_>) -> Error {
+        Box::new(CompileError::InvalidColumn {
+            model: model.to_owned(),
+            column: column.to_owned(),
+            problem: problem.to_string(),
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! and SQL generation.
 
 use super::context::{push_type, Ctx};
-use super::error::CompileError;
+use super::error::{CompileError, R};
 use super::filter::compile_filter;
 use crate::query::expr::{Agg, AggFunc, Expr};
 use crate::schema::PgType;
@@ -217,7 +217,7 @@ pub(crate) fn compile_expr(
     expr: &Expr,
     expected: Option<&PgType>,
     clause: Clause,
-) -> Result<(), CompileError> {
+) -> R<()> {
     match expr {
         Expr::Column(name) => {
             let column = ctx.resolve(name)?;
@@ -249,23 +249,30 @@ pub(crate) fn compile_expr(
         }
         Expr::Func(f) => {
             let Some((name, min, max, _)) = FUNCTIONS.iter().find(|(n, ..)| *n == f.name) else {
-                return Err(CompileError::UnknownFunction {
-                    model: ctx.model(),
-                    column: ctx.subject.clone(),
-                    function: f.name.clone(),
-                });
+                return Err(CompileError::unknown_function(
+                    ctx.model(),
+                    &ctx.subject,
+                    &f.name,
+                ));
             };
             if f.args.len() < *min || f.args.len() > *max {
-                return Err(CompileError::WrongArity {
-                    model: ctx.model(),
-                    column: ctx.subject.clone(),
-                    function: f.name.clone(),
-                    expected: if min == max {
-                        min.to_string()
-                    } else {
-                        format!("{min} to {max}")
-                    },
-                    found: f.args.len(),
+                let (model, found) = (ctx.model(), f.args.len());
+                return Err(if min == max {
+                    CompileError::wrong_arity(
+                        model,
+                        &ctx.subject,
+                        &f.name,
+                        format_args!("{min}"),
+                        found,
+                    )
+                } else {
+                    CompileError::wrong_arity(
+                        model,
+                        &ctx.subject,
+                        &f.name,
+                        format_args!("{min} to {max}"),
+                        found,
+                    )
                 });
             }
             // Arguments of the "same type" functions share the first known type.
@@ -293,11 +300,11 @@ pub(crate) fn compile_expr(
         Expr::Extract(x) => {
             let field = x.field.to_ascii_lowercase();
             if !EXTRACT_FIELDS.contains(&field.as_str()) {
-                return Err(CompileError::InvalidColumn {
-                    model: ctx.model(),
-                    column: ctx.subject.clone(),
-                    problem: format!("unknown EXTRACT field {:?}", x.field),
-                });
+                return Err(CompileError::invalid_column(
+                    ctx.model(),
+                    &ctx.subject,
+                    format_args!("unknown EXTRACT field {:?}", x.field),
+                ));
             }
             ctx.sql.push_str("EXTRACT(");
             ctx.sql.push_str(&field.to_ascii_uppercase());
@@ -324,7 +331,7 @@ pub(crate) fn compile_expr(
             if columns.len() != 1 {
                 return Err(CompileError::invalid(
                     &select.from,
-                    format!(
+                    format_args!(
                         "a scalar subquery returns one column, this one returns {}",
                         columns.len()
                     ),
@@ -363,7 +370,7 @@ fn binary(
     op: &str,
     expected: Option<&PgType>,
     clause: Clause,
-) -> Result<(), CompileError> {
+) -> R<()> {
     let ty = type_of(ctx, &ab[0])
         .or_else(|| type_of(ctx, &ab[1]))
         .or_else(|| expected.cloned());
@@ -375,13 +382,13 @@ fn binary(
     Ok(())
 }
 
-fn compile_agg(ctx: &mut Ctx<'_>, agg: &Agg, clause: Clause) -> Result<(), CompileError> {
+fn compile_agg(ctx: &mut Ctx<'_>, agg: &Agg, clause: Clause) -> R<()> {
     if clause != Clause::Projection {
-        return Err(CompileError::AggregateNotAllowed {
-            model: ctx.model(),
-            column: ctx.subject.clone(),
-            clause: clause.name(),
-        });
+        return Err(CompileError::aggregate_not_allowed(
+            ctx.model(),
+            &ctx.subject,
+            clause.name(),
+        ));
     }
     let name = agg.func.sql_name();
     ctx.sql.push_str(name);
@@ -389,21 +396,21 @@ fn compile_agg(ctx: &mut Ctx<'_>, agg: &Agg, clause: Clause) -> Result<(), Compi
     match &agg.arg {
         None if agg.func == AggFunc::Count => ctx.sql.push('*'),
         None => {
-            return Err(CompileError::WrongArity {
-                model: ctx.model(),
-                column: ctx.subject.clone(),
-                function: name.to_owned(),
-                expected: "1".to_owned(),
-                found: 0,
-            })
+            return Err(CompileError::wrong_arity(
+                ctx.model(),
+                &ctx.subject,
+                name,
+                format_args!("1"),
+                0,
+            ))
         }
         Some(arg) => {
             if has_aggregate(arg) {
-                return Err(CompileError::AggregateNotAllowed {
-                    model: ctx.model(),
-                    column: ctx.subject.clone(),
-                    clause: "another aggregate",
-                });
+                return Err(CompileError::aggregate_not_allowed(
+                    ctx.model(),
+                    &ctx.subject,
+                    "another aggregate",
+                ));
             }
             if agg.distinct {
                 ctx.sql.push_str("DISTINCT ");
@@ -415,16 +422,15 @@ fn compile_agg(ctx: &mut Ctx<'_>, agg: &Agg, clause: Clause) -> Result<(), Compi
             };
             compile_expr(ctx, arg, hint.as_ref(), Clause::Projection)?;
             if agg.func == AggFunc::StringAgg {
-                let separator =
-                    agg.separator
-                        .as_deref()
-                        .ok_or_else(|| CompileError::WrongArity {
-                            model: ctx.model(),
-                            column: ctx.subject.clone(),
-                            function: name.to_owned(),
-                            expected: "an argument and a separator".to_owned(),
-                            found: 1,
-                        })?;
+                let separator = agg.separator.as_deref().ok_or_else(|| {
+                    CompileError::wrong_arity(
+                        ctx.model(),
+                        &ctx.subject,
+                        name,
+                        format_args!("an argument and a separator"),
+                        1,
+                    )
+                })?;
                 ctx.sql.push_str(", ");
                 let separator = serde_json::Value::String(separator.to_owned());
                 ctx.bind_subject(&separator, &PgType::Text)?;

@@ -1,7 +1,7 @@
 //! Conditions: WHERE, HAVING, ON and CASE WHEN.
 
 use super::context::{ColumnRef, Ctx, Entry, TableRef};
-use super::error::CompileError;
+use super::error::{CompileError, R};
 use super::expr::{compile_expr, type_of, Clause};
 use super::select::compile_select;
 use crate::query::filter::{Compare, Filter, InList};
@@ -15,7 +15,7 @@ pub(crate) fn compile_filter(
     filter: &Filter,
     top: bool,
     clause: Clause,
-) -> Result<(), CompileError> {
+) -> R<()> {
     match filter {
         Filter::Eq(c) => compare(ctx, c, " = ", Some(" IS NULL"), clause)?,
         Filter::Ne(c) => compare(ctx, c, " <> ", Some(" IS NOT NULL"), clause)?,
@@ -68,7 +68,7 @@ pub(crate) fn compile_filter(
             let column = ctx.resolve(&cv.column)?;
             let ty = &column.column().ty;
             if !matches!(ty, PgType::Array(_)) {
-                return Err(column.invalid(format!(
+                return Err(column.invalid(format_args!(
                     "array operators need an array column, this one is {ty}"
                 )));
             }
@@ -149,23 +149,21 @@ pub(crate) fn compile_filter(
                 }) => (name.clone(), *t),
                 Some(_) => {
                     return Err(CompileError::invalid(
-                        &model,
-                        "a CTE has no relations; join it explicitly",
+                        model,
+                        format_args!("a CTE has no relations; join it explicitly"),
                     ))
                 }
                 None => {
                     return Err(CompileError::invalid(
-                        &model,
-                        "a relation filter needs a table",
+                        model,
+                        format_args!("a relation filter needs a table"),
                     ))
                 }
             };
-            let relation = ctx.schema.relation(source, &has.relation).ok_or_else(|| {
-                CompileError::UnknownRelation {
-                    model: model.clone(),
-                    relation: has.relation.clone(),
-                }
-            })?;
+            let relation = ctx
+                .schema
+                .relation(source, &has.relation)
+                .ok_or_else(|| CompileError::unknown_relation(model, &has.relation))?;
             ctx.sql.push_str("EXISTS (SELECT 1 FROM ");
             let alias = unique_alias(ctx, &has.relation);
             ctx.push_table(relation.target, &alias);
@@ -272,19 +270,14 @@ pub(crate) fn push_pairs(
 }
 
 /// Binds `json` as a `ty` compared with `column`, which a mismatch names.
-fn bind(
-    ctx: &mut Ctx<'_>,
-    json: &serde_json::Value,
-    ty: &PgType,
-    column: &ColumnRef<'_>,
-) -> Result<(), CompileError> {
+fn bind(ctx: &mut Ctx<'_>, json: &serde_json::Value, ty: &PgType, column: &ColumnRef<'_>) -> R<()> {
     ctx.bind_json(json, ty, &column.table.name, &column.column().name)
 }
 
-fn require_jsonb(column: &ColumnRef<'_>, op: &str) -> Result<(), CompileError> {
+fn require_jsonb(column: &ColumnRef<'_>, op: &str) -> R<()> {
     match &column.column().ty {
         PgType::Jsonb => Ok(()),
-        ty => Err(column.invalid(format!("{op} needs a jsonb column, this one is {ty}"))),
+        ty => Err(column.invalid(format_args!("{op} needs a jsonb column, this one is {ty}"))),
     }
 }
 
@@ -294,7 +287,7 @@ fn compare(
     op: &str,
     null_form: Option<&str>,
     clause: Clause,
-) -> Result<(), CompileError> {
+) -> R<()> {
     match c {
         Compare::ColumnValue { column, value } => {
             let column = ctx.resolve(column)?;
@@ -328,7 +321,7 @@ fn compare(
     Ok(())
 }
 
-fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> Result<(), CompileError> {
+fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> R<()> {
     let column = ctx.resolve(&list.column)?;
     ctx.push_column(&column);
     match (&list.values, &list.subquery) {
@@ -347,7 +340,7 @@ fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> Result<(), Compil
                 .push_str(if negated { " NOT IN (" } else { " IN (" });
             let columns = compile_select(ctx, select)?;
             if columns.len() != 1 {
-                return Err(column.invalid(format!(
+                return Err(column.invalid(format_args!(
                     "an IN subquery returns one column, this one returns {}",
                     columns.len()
                 )));
@@ -355,21 +348,22 @@ fn in_list(ctx: &mut Ctx<'_>, list: &InList, negated: bool) -> Result<(), Compil
             ctx.sql.push(')');
         }
         _ => {
-            return Err(column
-                .invalid("\"in\" takes exactly one of \"values\" and \"subquery\"".to_owned()))
+            return Err(column.invalid(format_args!(
+                "\"in\" takes exactly one of \"values\" and \"subquery\""
+            )))
         }
     }
     Ok(())
 }
 
-fn pattern(ctx: &mut Ctx<'_>, column: &str, pattern: &str, op: &str) -> Result<(), CompileError> {
+fn pattern(ctx: &mut Ctx<'_>, column: &str, pattern: &str, op: &str) -> R<()> {
     let column = ctx.resolve(column)?;
     let ty = &column.column().ty;
     if !matches!(
         ty,
         PgType::Text | PgType::Varchar | PgType::Bpchar | PgType::Name
     ) {
-        return Err(column.invalid(format!("LIKE needs a text column, this one is {ty}")));
+        return Err(column.invalid(format_args!("LIKE needs a text column, this one is {ty}")));
     }
     ctx.push_column(&column);
     ctx.sql.push_str(op);

@@ -24,6 +24,7 @@ use crate::schema::{PgType, Schema};
 use crate::types::Value;
 
 pub use error::CompileError;
+use error::R;
 pub use plan::{compile_plan, Load, Plan};
 
 /// A compiled statement: what a [`crate::Driver`] sends, and what the decoder expects back.
@@ -61,26 +62,20 @@ pub fn compile(query: &Query, schema: &Schema) -> Result<Statement, CompileError
     check_version(query)?;
     if let QueryBody::Select(select) = &query.body {
         if !select.with.is_empty() {
-            return Err(CompileError::invalid(
-                &select.from,
-                "a select with eager-loaded relations (\"with\") is a plan of several statements: compile it with compile_plan",
-            ));
+            return Err(*CompileError::invalid(&select.from, format_args!("a select with eager-loaded relations (\"with\") is a plan of several statements: compile it with compile_plan")));
         }
     }
-    compile_body(&query.body, schema)
+    Ok(compile_body(&query.body, schema)?)
 }
 
-pub(crate) fn check_version(query: &Query) -> Result<(), CompileError> {
+pub(crate) fn check_version(query: &Query) -> R<()> {
     if query.version != FORMAT_VERSION {
-        return Err(CompileError::UnsupportedVersion {
-            found: query.version,
-            supported: FORMAT_VERSION,
-        });
+        return Err(CompileError::unsupported_version(query.version));
     }
     Ok(())
 }
 
-pub(crate) fn compile_body(body: &QueryBody, schema: &Schema) -> Result<Statement, CompileError> {
+pub(crate) fn compile_body(body: &QueryBody, schema: &Schema) -> R<Statement> {
     let mut ctx = context::Ctx::new(schema);
     let columns = match body {
         QueryBody::Select(s) => select::compile_select(&mut ctx, s)?,
@@ -110,7 +105,7 @@ pub(crate) fn compile_root(
     select: &Select,
     parts: &select::Parts<'_>,
     schema: &Schema,
-) -> Result<Statement, CompileError> {
+) -> R<Statement> {
     let mut ctx = context::Ctx::new(schema);
     let columns = select::compile_select_as(&mut ctx, select, parts)?;
     Ok(statement(ctx, columns))

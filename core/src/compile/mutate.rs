@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::context::{Ctx, Entry};
-use super::error::CompileError;
+use super::error::{CompileError, R};
 use super::expr::{compile_expr, has_aggregate, type_of, Clause};
 use super::filter::compile_filter;
 use super::select::{compile_select, OutColumn};
@@ -11,10 +11,7 @@ use crate::query::mutate::{ConflictAction, Delete, Insert, InsertSource, Update}
 use crate::query::{Expr, SelectItem};
 use crate::schema::Table;
 
-pub(crate) fn compile_insert(
-    ctx: &mut Ctx<'_>,
-    insert: &Insert,
-) -> Result<Vec<OutColumn>, CompileError> {
+pub(crate) fn compile_insert(ctx: &mut Ctx<'_>, insert: &Insert) -> R<Vec<OutColumn>> {
     let table = ctx.table(&insert.into)?;
     ctx.push_frame(Entry {
         name: table.name.clone(),
@@ -25,20 +22,14 @@ pub(crate) fn compile_insert(
     result
 }
 
-fn insert_body(
-    ctx: &mut Ctx<'_>,
-    insert: &Insert,
-    table: &Table,
-) -> Result<Vec<OutColumn>, CompileError> {
+fn insert_body(ctx: &mut Ctx<'_>, insert: &Insert, table: &Table) -> R<Vec<OutColumn>> {
     ctx.sql.push_str("INSERT INTO ");
     ctx.push_table(table, &table.name);
     match &insert.source {
         InsertSource::Rows(rows) => insert_rows(ctx, table, rows)?,
         InsertSource::Select(source) => {
             if source.columns.is_empty() {
-                return Err(CompileError::NoColumns {
-                    model: table.name.clone(),
-                });
+                return Err(CompileError::no_columns(&table.name));
             }
             ctx.sql.push_str(" (");
             for (i, name) in source.columns.iter().enumerate() {
@@ -53,7 +44,7 @@ fn insert_body(
             if produced.len() != source.columns.len() {
                 return Err(CompileError::invalid(
                     &table.name,
-                    format!(
+                    format_args!(
                         "INSERT ... SELECT fills {} column(s) but the select returns {}",
                         source.columns.len(),
                         produced.len()
@@ -81,10 +72,7 @@ fn insert_body(
                 ctx.sql.push(')');
             }
             (None, true) if matches!(conflict.action, ConflictAction::Nothing) => {}
-            _ => return Err(CompileError::invalid(
-                &table.name,
-                "ON CONFLICT names either \"columns\" or a \"constraint\" (DO UPDATE needs one)",
-            )),
+            _ => return Err(CompileError::invalid(&table.name, format_args!("ON CONFLICT names either \"columns\" or a \"constraint\" (DO UPDATE needs one)"))),
         }
         match &conflict.action {
             ConflictAction::Nothing => ctx.sql.push_str(" DO NOTHING"),
@@ -109,11 +97,11 @@ fn insert_rows(
     ctx: &mut Ctx<'_>,
     table: &Table,
     rows: &[BTreeMap<String, serde_json::Value>],
-) -> Result<(), CompileError> {
+) -> R<()> {
     if rows.is_empty() {
         return Err(CompileError::invalid(
             &table.name,
-            "an insert needs at least one row",
+            format_args!("an insert needs at least one row"),
         ));
     }
     for row in rows {
@@ -130,17 +118,14 @@ fn insert_rows(
     for column in &table.columns {
         let missing_somewhere = rows.iter().any(|r| !r.contains_key(&column.name));
         if missing_somewhere && !column.nullable && column.default.is_none() {
-            return Err(CompileError::NullNotAllowed {
-                model: table.name.clone(),
-                column: column.name.clone(),
-            });
+            return Err(CompileError::null_not_allowed(&table.name, &column.name));
         }
     }
     if columns.is_empty() {
         if rows.len() > 1 {
             return Err(CompileError::invalid(
                 &table.name,
-                "several rows of defaults only: insert them one by one",
+                format_args!("several rows of defaults only: insert them one by one"),
             ));
         }
         ctx.sql.push_str(" DEFAULT VALUES");
@@ -164,10 +149,7 @@ fn insert_rows(
                 None => ctx.sql.push_str("DEFAULT"),
                 Some(value) => {
                     if value.is_null() && !column.nullable {
-                        return Err(CompileError::NullNotAllowed {
-                            model: table.name.clone(),
-                            column: column.name.clone(),
-                        });
+                        return Err(CompileError::null_not_allowed(&table.name, &column.name));
                     }
                     ctx.bind_json(value, &column.ty, &table.name, &column.name)?;
                 }
@@ -178,45 +160,32 @@ fn insert_rows(
     Ok(())
 }
 
-fn known_column<'t>(
-    table: &'t Table,
-    name: &str,
-) -> Result<&'t crate::schema::Column, CompileError> {
+fn known_column<'t>(table: &'t Table, name: &str) -> R<&'t crate::schema::Column> {
     table
         .column(name)
-        .ok_or_else(|| CompileError::UnknownColumn {
-            model: table.name.clone(),
-            column: name.to_owned(),
-        })
+        .ok_or_else(|| CompileError::unknown_column(&table.name, name))
 }
 
 /// `"a" = expr, "b" = expr`: each value takes its column's type; NULL into a
 /// NOT NULL column is refused here rather than by the server.
-fn assignments(
-    ctx: &mut Ctx<'_>,
-    table: &Table,
-    set: &BTreeMap<String, Expr>,
-) -> Result<(), CompileError> {
+fn assignments(ctx: &mut Ctx<'_>, table: &Table, set: &BTreeMap<String, Expr>) -> R<()> {
     if set.is_empty() {
         return Err(CompileError::invalid(
             &table.name,
-            "SET needs at least one column",
+            format_args!("SET needs at least one column"),
         ));
     }
     for (i, (name, expr)) in set.iter().enumerate() {
         let column = known_column(table, name)?;
         if !column.nullable && matches!(expr, Expr::Value(serde_json::Value::Null)) {
-            return Err(CompileError::NullNotAllowed {
-                model: table.name.clone(),
-                column: column.name.clone(),
-            });
+            return Err(CompileError::null_not_allowed(&table.name, &column.name));
         }
         if has_aggregate(expr) {
-            return Err(CompileError::AggregateNotAllowed {
-                model: table.name.clone(),
-                column: column.name.clone(),
-                clause: "SET",
-            });
+            return Err(CompileError::aggregate_not_allowed(
+                &table.name,
+                &column.name,
+                "SET",
+            ));
         }
         if i > 0 {
             ctx.sql.push_str(", ");
@@ -230,11 +199,7 @@ fn assignments(
     Ok(())
 }
 
-fn returning(
-    ctx: &mut Ctx<'_>,
-    table: &Table,
-    items: &[SelectItem],
-) -> Result<Vec<OutColumn>, CompileError> {
+fn returning(ctx: &mut Ctx<'_>, table: &Table, items: &[SelectItem]) -> R<Vec<OutColumn>> {
     let mut out: Vec<OutColumn> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         ctx.sql.push_str(if i == 0 { " RETURNING " } else { ", " });
@@ -254,26 +219,17 @@ fn returning(
             }
         };
         if out.iter().any(|(n, _)| *n == name) {
-            return Err(CompileError::DuplicateColumn {
-                model: table.name.clone(),
-                column: name,
-            });
+            return Err(CompileError::duplicate_column(&table.name, &name));
         }
         out.push((name, ty));
     }
     Ok(out)
 }
 
-pub(crate) fn compile_update(
-    ctx: &mut Ctx<'_>,
-    update: &Update,
-) -> Result<Vec<OutColumn>, CompileError> {
+pub(crate) fn compile_update(ctx: &mut Ctx<'_>, update: &Update) -> R<Vec<OutColumn>> {
     let table = ctx.table(&update.table)?;
     if update.filter.is_none() && !update.all_rows {
-        return Err(CompileError::UnfilteredMutation {
-            model: table.name.clone(),
-            statement: "UPDATE",
-        });
+        return Err(CompileError::unfiltered_mutation(&table.name, "UPDATE"));
     }
     ctx.push_frame(Entry {
         name: table.name.clone(),
@@ -294,16 +250,10 @@ pub(crate) fn compile_update(
     result
 }
 
-pub(crate) fn compile_delete(
-    ctx: &mut Ctx<'_>,
-    delete: &Delete,
-) -> Result<Vec<OutColumn>, CompileError> {
+pub(crate) fn compile_delete(ctx: &mut Ctx<'_>, delete: &Delete) -> R<Vec<OutColumn>> {
     let table = ctx.table(&delete.from)?;
     if delete.filter.is_none() && !delete.all_rows {
-        return Err(CompileError::UnfilteredMutation {
-            model: table.name.clone(),
-            statement: "DELETE",
-        });
+        return Err(CompileError::unfiltered_mutation(&table.name, "DELETE"));
     }
     ctx.push_frame(Entry {
         name: table.name.clone(),

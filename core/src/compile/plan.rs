@@ -7,7 +7,7 @@
 //! never one per parent row. [`Load::statement`] holds an empty array in
 //! `params[0]` as a placeholder for those keys.
 
-use super::error::CompileError;
+use super::error::{CompileError, R};
 use super::select::Parts;
 use super::{check_version, compile_body, compile_root, Statement};
 use crate::query::filter::InList;
@@ -51,9 +51,7 @@ pub fn compile_plan(query: &Query, schema: &Schema) -> Result<Plan, CompileError
     };
     let table = schema
         .table(&select.from)
-        .ok_or_else(|| CompileError::UnknownModel {
-            model: select.from.clone(),
-        })?;
+        .ok_or_else(|| CompileError::unknown_model(&select.from))?;
     // The loads only add key columns, so the select is compiled in place
     // with those appended rather than cloned.
     let mut keys = Vec::new();
@@ -73,7 +71,7 @@ fn plan_includes(
     parent: &Table,
     (parent_columns, parent_keys): (&Option<Vec<SelectItem>>, &mut Vec<String>),
     includes: &[Include],
-) -> Result<Vec<Load>, CompileError> {
+) -> R<Vec<Load>> {
     let mut loads = Vec::with_capacity(includes.len());
     for include in includes {
         loads.push(plan_include(
@@ -91,17 +89,14 @@ fn plan_include(
     parent: &Table,
     (parent_columns, parent_keys): (&Option<Vec<SelectItem>>, &mut Vec<String>),
     include: &Include,
-) -> Result<Load, CompileError> {
-    let relation = schema.relation(parent, &include.relation).ok_or_else(|| {
-        CompileError::UnknownRelation {
-            model: parent.name.clone(),
-            relation: include.relation.clone(),
-        }
-    })?;
+) -> R<Load> {
+    let relation = schema
+        .relation(parent, &include.relation)
+        .ok_or_else(|| CompileError::unknown_relation(&parent.name, &include.relation))?;
     let composite = || {
         CompileError::invalid(
             &parent.name,
-            format!(
+            format_args!(
                 "relation {:?} has a composite key; eager loading supports single-column keys",
                 include.relation
             ),

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::context::{Ctx, Entry, TableRef};
-use super::error::CompileError;
+use super::error::{CompileError, R};
 use super::expr::{bare_column, compile_expr, has_aggregate, type_of, Clause};
 use super::filter::{compile_filter, push_join};
 use crate::query::select::{Cte, Join, OrderBy, Select, SelectItem, SetQuery};
@@ -38,10 +38,7 @@ impl<'q> Parts<'q> {
 
 /// Writes a select at the current position, in its own scope level, and
 /// returns its result columns.
-pub(crate) fn compile_select(
-    ctx: &mut Ctx<'_>,
-    select: &Select,
-) -> Result<Vec<OutColumn>, CompileError> {
+pub(crate) fn compile_select(ctx: &mut Ctx<'_>, select: &Select) -> R<Vec<OutColumn>> {
     compile_select_as(ctx, select, &Parts::of(select))
 }
 
@@ -50,7 +47,7 @@ pub(crate) fn compile_select_as(
     ctx: &mut Ctx<'_>,
     select: &Select,
     parts: &Parts<'_>,
-) -> Result<Vec<OutColumn>, CompileError> {
+) -> R<Vec<OutColumn>> {
     compile_ctes(ctx, &select.ctes)?;
     let table = ctx.table(&select.from)?;
     let alias = select.alias.clone().unwrap_or_else(|| table.name.clone());
@@ -69,7 +66,7 @@ fn select_body(
     parts: &Parts<'_>,
     table: &TableRef<'_>,
     alias: &str,
-) -> Result<Vec<OutColumn>, CompileError> {
+) -> R<Vec<OutColumn>> {
     // Joins are declared first so the select list can name their columns,
     // and written after it, so the SQL and its parameter numbers read in order.
     for join in &select.joins {
@@ -98,19 +95,16 @@ fn select_body(
     let aggregated = items.iter().any(|(e, _)| has_aggregate(e));
     if aggregated && select.group_by.is_empty() {
         if let Some(column) = items.iter().find_map(|(e, _)| bare_column(e)) {
-            return Err(CompileError::AggregateWithoutGroupBy {
-                model: table.name.clone(),
-                column: column.to_owned(),
-            });
+            return Err(CompileError::aggregate_without_group_by(
+                &table.name,
+                column,
+            ));
         }
     }
     let mut out: Vec<OutColumn> = Vec::with_capacity(items.len());
     for (i, (expr, name)) in items.iter().enumerate() {
         if out.iter().any(|(n, _)| n == name) {
-            return Err(CompileError::DuplicateColumn {
-                model: table.name.clone(),
-                column: name.clone(),
-            });
+            return Err(CompileError::duplicate_column(&table.name, name));
         }
         if i > 0 {
             ctx.sql.push_str(", ");
@@ -192,9 +186,7 @@ fn select_body(
                 .last()
                 .is_some_and(|f| f.entries.iter().any(|e| &e.name == name));
             if !known {
-                return Err(CompileError::UnknownModel {
-                    model: name.clone(),
-                });
+                return Err(CompileError::unknown_model(name));
             }
             ctx.sql.push_str(if i == 0 { " OF " } else { ", " });
             ctx.push_ident(name);
@@ -216,16 +208,13 @@ fn projection<'q>(
     select: &Select,
     parts: &Parts<'q>,
     table: &Table,
-) -> Result<Vec<(Cow<'q, crate::query::Expr>, String)>, CompileError> {
+) -> R<Vec<(Cow<'q, crate::query::Expr>, String)>> {
     for name in &select.defer {
         if table.column(name).is_none() {
-            return Err(CompileError::UnknownColumn {
-                model: table.name.clone(),
-                column: name.clone(),
-            });
+            return Err(CompileError::unknown_column(&table.name, name));
         }
     }
-    let column = |c: &String| -> Result<_, CompileError> {
+    let column = |c: &String| -> R<_> {
         let name = ctx.resolve(c).map(|r| r.column().name.clone())?;
         Ok((Cow::Owned(crate::query::Expr::Column(c.clone())), name))
     };
@@ -243,7 +232,7 @@ fn projection<'q>(
             if !select.defer.is_empty() {
                 return Err(CompileError::invalid(
                     &table.name,
-                    "\"defer\" applies when \"columns\" is \"*\"",
+                    format_args!("\"defer\" applies when \"columns\" is \"*\""),
                 ));
             }
             items.reserve(list.len() + parts.keys.len());
@@ -259,9 +248,7 @@ fn projection<'q>(
         }
     }
     if items.is_empty() {
-        return Err(CompileError::NoColumns {
-            model: table.name.clone(),
-        });
+        return Err(CompileError::no_columns(&table.name));
     }
     Ok(items)
 }
@@ -272,7 +259,7 @@ fn compile_join(
     from: &Table,
     from_alias: &str,
     declare: bool,
-) -> Result<(), CompileError> {
+) -> R<()> {
     let kind = match join.kind {
         crate::query::JoinKind::Inner => " INNER JOIN ",
         crate::query::JoinKind::Left => " LEFT JOIN ",
@@ -280,25 +267,15 @@ fn compile_join(
     match (&join.relation, &join.table) {
         (Some(name), None) => {
             if join.on.is_some() {
-                return Err(CompileError::invalid(
-                    &from.name,
-                    format!("the join on relation {name:?} takes its condition from the foreign key; \"on\" is for explicit joins"),
-                ));
+                return Err(CompileError::invalid(&from.name, format_args!("the join on relation {name:?} takes its condition from the foreign key; \"on\" is for explicit joins")));
             }
             let schema = ctx.schema;
             let source = schema
                 .table(&from.name)
-                .ok_or_else(|| CompileError::UnknownRelation {
-                    model: from.name.clone(),
-                    relation: name.clone(),
-                })?;
-            let relation =
-                schema
-                    .relation(source, name)
-                    .ok_or_else(|| CompileError::UnknownRelation {
-                        model: from.name.clone(),
-                        relation: name.clone(),
-                    })?;
+                .ok_or_else(|| CompileError::unknown_relation(&from.name, name))?;
+            let relation = schema
+                .relation(source, name)
+                .ok_or_else(|| CompileError::unknown_relation(&from.name, name))?;
             let alias = join.alias.clone().unwrap_or_else(|| name.clone());
             if let (RelationKind::ManyToMany, Some(through)) = (relation.kind, &relation.through) {
                 let through_alias = format!("{alias}_through");
@@ -348,7 +325,7 @@ fn compile_join(
             let on = join.on.as_ref().ok_or_else(|| {
                 CompileError::invalid(
                     &from.name,
-                    format!("the explicit join of {table_name:?} needs \"on\""),
+                    format_args!("the explicit join of {table_name:?} needs \"on\""),
                 )
             })?;
             ctx.sql.push_str(kind);
@@ -363,7 +340,7 @@ fn compile_join(
         }
         _ => Err(CompileError::invalid(
             &from.name,
-            "a join names exactly one of \"relation\" and \"table\"",
+            format_args!("a join names exactly one of \"relation\" and \"table\""),
         )),
     }
 }
@@ -376,11 +353,11 @@ fn compile_keyset(
     order_by: &[OrderBy],
     cursor: &[serde_json::Value],
     model: &str,
-) -> Result<(), CompileError> {
+) -> R<()> {
     if order_by.is_empty() || order_by.len() != cursor.len() {
         return Err(CompileError::invalid(
             model,
-            format!(
+            format_args!(
                 "\"after\" holds {} value(s) but \"order_by\" has {} column(s)",
                 cursor.len(),
                 order_by.len()
@@ -392,15 +369,14 @@ fn compile_keyset(
         let Some(name) = &order.column else {
             return Err(CompileError::invalid(
                 model,
-                "keyset pagination orders by columns, not expressions",
+                format_args!("keyset pagination orders by columns, not expressions"),
             ));
         };
         let column = ctx.resolve(name)?;
         if column.column().nullable {
-            return Err(column.invalid(
+            return Err(column.invalid(format_args!(
                 "keyset pagination needs NOT NULL columns: a NULL would end the page early"
-                    .to_owned(),
-            ));
+            )));
         }
         columns.push((column, order.direction));
     }
@@ -458,11 +434,7 @@ fn compile_keyset(
     Ok(())
 }
 
-pub(crate) fn compile_order_by(
-    ctx: &mut Ctx<'_>,
-    order_by: &[OrderBy],
-    keyword: &str,
-) -> Result<(), CompileError> {
+pub(crate) fn compile_order_by(ctx: &mut Ctx<'_>, order_by: &[OrderBy], keyword: &str) -> R<()> {
     for (i, order) in order_by.iter().enumerate() {
         ctx.sql.push_str(if i == 0 { keyword } else { ", " });
         match (&order.column, &order.expr) {
@@ -473,8 +445,8 @@ pub(crate) fn compile_order_by(
             (None, Some(expr)) => compile_expr(ctx, expr, None, Clause::Projection)?,
             _ => {
                 return Err(CompileError::invalid(
-                    &ctx.model(),
-                    "an order_by entry names exactly one of \"column\" and \"expr\"",
+                    ctx.model(),
+                    format_args!("an order_by entry names exactly one of \"column\" and \"expr\""),
                 ))
             }
         }
@@ -496,13 +468,10 @@ fn compile_paging(
     limit: Option<u64>,
     offset: Option<u64>,
     model: &str,
-) -> Result<(), CompileError> {
+) -> R<()> {
     for (keyword, n) in [(" LIMIT ", limit), (" OFFSET ", offset)] {
         if let Some(n) = n {
-            let value = i64::try_from(n).map_err(|_| CompileError::LimitOutOfRange {
-                model: model.to_owned(),
-                limit: n,
-            })?;
+            let value = i64::try_from(n).map_err(|_| CompileError::limit_out_of_range(model, n))?;
             ctx.sql.push_str(keyword);
             ctx.bind_json(&serde_json::Value::from(value), &PgType::Int8, model, "")?;
         }
@@ -511,18 +480,17 @@ fn compile_paging(
 }
 
 /// Writes a set operation; its result columns are the first select's.
-pub(crate) fn compile_set_query(
-    ctx: &mut Ctx<'_>,
-    query: &SetQuery,
-) -> Result<Vec<OutColumn>, CompileError> {
-    let (first, rest) = query
-        .queries
-        .split_first()
-        .ok_or_else(|| CompileError::invalid("", "a set operation needs at least two selects"))?;
+pub(crate) fn compile_set_query(ctx: &mut Ctx<'_>, query: &SetQuery) -> R<Vec<OutColumn>> {
+    let (first, rest) = query.queries.split_first().ok_or_else(|| {
+        CompileError::invalid(
+            "",
+            format_args!("a set operation needs at least two selects"),
+        )
+    })?;
     if rest.is_empty() {
         return Err(CompileError::invalid(
             &first.from,
-            "a set operation needs at least two selects",
+            format_args!("a set operation needs at least two selects"),
         ));
     }
     let columns = set_member(ctx, first)?;
@@ -532,7 +500,7 @@ pub(crate) fn compile_set_query(
         if other.len() != columns.len() {
             return Err(CompileError::invalid(
                 &select.from,
-                format!(
+                format_args!(
                     "each select of a set operation returns {} column(s), this one {}",
                     columns.len(),
                     other.len()
@@ -544,7 +512,7 @@ pub(crate) fn compile_set_query(
     Ok(columns)
 }
 
-fn set_member(ctx: &mut Ctx<'_>, select: &Select) -> Result<Vec<OutColumn>, CompileError> {
+fn set_member(ctx: &mut Ctx<'_>, select: &Select) -> R<Vec<OutColumn>> {
     ctx.sql.push('(');
     let columns = compile_select(ctx, select)?;
     ctx.sql.push(')');
@@ -557,7 +525,7 @@ fn finish_set_query(
     query: &SetQuery,
     columns: &[OutColumn],
     model: &str,
-) -> Result<(), CompileError> {
+) -> R<()> {
     let result = Rc::new(virtual_table(model, columns));
     ctx.push_frame(Entry {
         name: model.to_owned(),
@@ -596,7 +564,7 @@ fn virtual_table(name: &str, columns: &[OutColumn]) -> Table {
 
 /// `WITH [RECURSIVE] a AS (...), b AS (...) `. Each CTE becomes a table the
 /// rest of the statement can name; a recursive one is typed from its base case.
-fn compile_ctes(ctx: &mut Ctx<'_>, ctes: &[Cte]) -> Result<(), CompileError> {
+fn compile_ctes(ctx: &mut Ctx<'_>, ctes: &[Cte]) -> R<()> {
     if ctes.is_empty() {
         return Ok(());
     }
@@ -613,13 +581,10 @@ fn compile_ctes(ctx: &mut Ctx<'_>, ctes: &[Cte]) -> Result<(), CompileError> {
         ctx.sql.push_str(" AS (");
         let columns = if cte.recursive {
             let QueryBody::SetOp(set) = cte.query.as_ref() else {
-                return Err(CompileError::invalid(
-                    &cte.name,
-                    "a recursive CTE is a set operation: the base case, then the recursive step",
-                ));
+                return Err(CompileError::invalid(&cte.name, format_args!("a recursive CTE is a set operation: the base case, then the recursive step")));
             };
             let (base, steps) = set.queries.split_first().ok_or_else(|| {
-                CompileError::invalid(&cte.name, "a recursive CTE needs a base case")
+                CompileError::invalid(&cte.name, format_args!("a recursive CTE needs a base case"))
             })?;
             let columns = set_member(ctx, base)?;
             ctx.ctes.push(Rc::new(virtual_table(&cte.name, &columns)));
@@ -634,9 +599,7 @@ fn compile_ctes(ctx: &mut Ctx<'_>, ctes: &[Cte]) -> Result<(), CompileError> {
             columns
         };
         if columns.is_empty() {
-            return Err(CompileError::NoColumns {
-                model: cte.name.clone(),
-            });
+            return Err(CompileError::no_columns(&cte.name));
         }
         ctx.sql.push(')');
     }
@@ -646,7 +609,7 @@ fn compile_ctes(ctx: &mut Ctx<'_>, ctes: &[Cte]) -> Result<(), CompileError> {
 
 /// Any query body in a CTE: selects, set operations, or data-modifying
 /// statements with RETURNING.
-fn compile_body(ctx: &mut Ctx<'_>, body: &QueryBody) -> Result<Vec<OutColumn>, CompileError> {
+fn compile_body(ctx: &mut Ctx<'_>, body: &QueryBody) -> R<Vec<OutColumn>> {
     match body {
         QueryBody::Select(s) => compile_select(ctx, s),
         QueryBody::SetOp(s) => compile_set_query(ctx, s),
@@ -655,7 +618,7 @@ fn compile_body(ctx: &mut Ctx<'_>, body: &QueryBody) -> Result<Vec<OutColumn>, C
         QueryBody::Delete(d) => super::mutate::compile_delete(ctx, d),
         QueryBody::Raw(_) => Err(CompileError::invalid(
             "",
-            "raw SQL cannot be a CTE; write the whole statement as raw SQL",
+            format_args!("raw SQL cannot be a CTE; write the whole statement as raw SQL"),
         )),
     }
 }
