@@ -112,6 +112,32 @@ impl<'s> Ctx<'s> {
             .map_or("", |e| e.table.name.as_str())
     }
 
+    // Errors about the current level's subject, out of line like the
+    // constructors they call so a raising site passes only its own details.
+    #[cold]
+    #[inline(never)]
+    pub fn unknown_function(&self, function: &str) -> Error {
+        CompileError::unknown_function(self.model(), &self.subject, function)
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub fn wrong_arity(&self, function: &str, expected: Arguments<'_>, found: usize) -> Error {
+        CompileError::wrong_arity(self.model(), &self.subject, function, expected, found)
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub fn aggregate_not_allowed(&self, clause: &'static str) -> Error {
+        CompileError::aggregate_not_allowed(self.model(), &self.subject, clause)
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub fn invalid_subject(&self, problem: Arguments<'_>) -> Error {
+        CompileError::invalid_column(self.model(), &self.subject, problem)
+    }
+
     pub fn push_frame(&mut self, entry: Entry<'s>) {
         let qualify = !self.frames.is_empty();
         self.frames.push(Frame {

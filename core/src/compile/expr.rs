@@ -249,30 +249,14 @@ pub(crate) fn compile_expr(
         }
         Expr::Func(f) => {
             let Some((name, min, max, _)) = FUNCTIONS.iter().find(|(n, ..)| *n == f.name) else {
-                return Err(CompileError::unknown_function(
-                    ctx.model(),
-                    &ctx.subject,
-                    &f.name,
-                ));
+                return Err(ctx.unknown_function(&f.name));
             };
             if f.args.len() < *min || f.args.len() > *max {
-                let (model, found) = (ctx.model(), f.args.len());
+                let found = f.args.len();
                 return Err(if min == max {
-                    CompileError::wrong_arity(
-                        model,
-                        &ctx.subject,
-                        &f.name,
-                        format_args!("{min}"),
-                        found,
-                    )
+                    ctx.wrong_arity(&f.name, format_args!("{min}"), found)
                 } else {
-                    CompileError::wrong_arity(
-                        model,
-                        &ctx.subject,
-                        &f.name,
-                        format_args!("{min} to {max}"),
-                        found,
-                    )
+                    ctx.wrong_arity(&f.name, format_args!("{min} to {max}"), found)
                 });
             }
             // Arguments of the "same type" functions share the first known type.
@@ -300,11 +284,9 @@ pub(crate) fn compile_expr(
         Expr::Extract(x) => {
             let field = x.field.to_ascii_lowercase();
             if !EXTRACT_FIELDS.contains(&field.as_str()) {
-                return Err(CompileError::invalid_column(
-                    ctx.model(),
-                    &ctx.subject,
-                    format_args!("unknown EXTRACT field {:?}", x.field),
-                ));
+                return Err(
+                    ctx.invalid_subject(format_args!("unknown EXTRACT field {:?}", x.field))
+                );
             }
             ctx.sql.push_str("EXTRACT(");
             ctx.sql.push_str(&field.to_ascii_uppercase());
@@ -384,33 +366,17 @@ fn binary(
 
 fn compile_agg(ctx: &mut Ctx<'_>, agg: &Agg, clause: Clause) -> R<()> {
     if clause != Clause::Projection {
-        return Err(CompileError::aggregate_not_allowed(
-            ctx.model(),
-            &ctx.subject,
-            clause.name(),
-        ));
+        return Err(ctx.aggregate_not_allowed(clause.name()));
     }
     let name = agg.func.sql_name();
     ctx.sql.push_str(name);
     ctx.sql.push('(');
     match &agg.arg {
         None if agg.func == AggFunc::Count => ctx.sql.push('*'),
-        None => {
-            return Err(CompileError::wrong_arity(
-                ctx.model(),
-                &ctx.subject,
-                name,
-                format_args!("1"),
-                0,
-            ))
-        }
+        None => return Err(ctx.wrong_arity(name, format_args!("1"), 0)),
         Some(arg) => {
             if has_aggregate(arg) {
-                return Err(CompileError::aggregate_not_allowed(
-                    ctx.model(),
-                    &ctx.subject,
-                    "another aggregate",
-                ));
+                return Err(ctx.aggregate_not_allowed("another aggregate"));
             }
             if agg.distinct {
                 ctx.sql.push_str("DISTINCT ");
@@ -423,13 +389,7 @@ fn compile_agg(ctx: &mut Ctx<'_>, agg: &Agg, clause: Clause) -> R<()> {
             compile_expr(ctx, arg, hint.as_ref(), Clause::Projection)?;
             if agg.func == AggFunc::StringAgg {
                 let separator = agg.separator.as_deref().ok_or_else(|| {
-                    CompileError::wrong_arity(
-                        ctx.model(),
-                        &ctx.subject,
-                        name,
-                        format_args!("an argument and a separator"),
-                        1,
-                    )
+                    ctx.wrong_arity(name, format_args!("an argument and a separator"), 1)
                 })?;
                 ctx.sql.push_str(", ");
                 let separator = serde_json::Value::String(separator.to_owned());
