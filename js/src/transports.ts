@@ -206,7 +206,7 @@ const SSL_REQUEST = Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f);
  */
 async function startTls(socket: StreamSocketLike, options: SocketTlsOptions): Promise<StreamSocketLike> {
   if (typeof socket.startTls !== "function") {
-    await Promise.resolve(socket.close()).catch(() => undefined);
+    await closeQuietly(socket);
     throw keelError(
       "transport",
       'TLS needs a socket that can start TLS: on Workers open it with connect(address, { secureTransport: "starttls" })',
@@ -226,14 +226,14 @@ async function startTls(socket: StreamSocketLike, options: SocketTlsOptions): Pr
     }
     answer = chunk.value[0]!;
   } catch (error) {
-    await Promise.resolve(socket.close()).catch(() => undefined);
+    await closeQuietly(socket);
     throw isKeelError(error) ? error : keelError("transport", `the TLS request failed: ${messageOf(error)}`);
   } finally {
     writer.releaseLock();
     reader.releaseLock();
   }
   if (answer !== 0x53 /* S */) {
-    await Promise.resolve(socket.close()).catch(() => undefined);
+    await closeQuietly(socket);
     throw answer === 0x4e /* N */
       ? keelError("transport", "the server does not accept TLS connections")
       : keelError("protocol", `unexpected answer to the TLS request (byte ${answer})`);
@@ -243,7 +243,7 @@ async function startTls(socket: StreamSocketLike, options: SocketTlsOptions): Pr
       ? socket.startTls()
       : socket.startTls({ expectedServerHostname: options.expectedServerHostname });
   } catch (error) {
-    await Promise.resolve(socket.close()).catch(() => undefined);
+    await closeQuietly(socket);
     throw keelError(
       "transport",
       `starting TLS failed (on Workers the socket must be opened with { secureTransport: "starttls" }): ${messageOf(error)}`,
@@ -290,6 +290,15 @@ function streamTransport(socket: StreamSocketLike, tls: boolean): Transport {
       await socket.close();
     },
   };
+}
+
+/** Lets go of a socket that failed; its own failure to close adds nothing. */
+async function closeQuietly(socket: StreamSocketLike): Promise<void> {
+  try {
+    await socket.close();
+  } catch {
+    // Already reported: the error that made keel close it.
+  }
 }
 
 function messageOf(error: unknown): string {
