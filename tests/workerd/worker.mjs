@@ -15,7 +15,6 @@ let moduleScopeClient = null;
  */
 function tlsTransport(params) {
   const address = { hostname: params.get("hostname"), port: Number(params.get("port")) };
-  // `plain=1` forgets the starttls option, as a user might.
   const socket = params.get("plain") === "1" ? tcpConnect(address) : tcpConnect(address, { secureTransport: "starttls" });
   const name = params.get("name");
   return socketTransport(socket, { tls: name === null ? true : { expectedServerHostname: name } });
